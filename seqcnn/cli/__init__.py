@@ -1,0 +1,82 @@
+"""The ``seqcnn`` command: a click group whose commands live in one module per family.
+
+Commands are imported on first use (``_COMMANDS``), so ``seqcnn --help`` and light
+commands start without importing every heavy dependency.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from seqcnn._version import __version__
+from seqcnn.errors import SeqcnnError
+
+# command name -> ("module:attribute", one-line help); one module per command family
+_COMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("seqcnn.cli.demo_cmd:demo", "Simulate, train, score, explain and report, end to end."),
+    "simulate": ("seqcnn.cli.data_cmds:simulate", "Make a planted JASPAR-motif data set."),
+    "models": ("seqcnn.cli.model_cmds:models", "List registered architectures."),
+    "summary": ("seqcnn.cli.model_cmds:summary", "Layer-by-layer shapes, parameters, receptive field."),
+    "train": ("seqcnn.cli.train_cmds:train", "Train a model from a YAML config."),
+    "evaluate": ("seqcnn.cli.train_cmds:evaluate", "Metrics and ROC/PR curves of a model on labelled data."),
+    "score": ("seqcnn.cli.score_cmds:score", "Score FASTA records or BED intervals (TSV out)."),
+    "vep": ("seqcnn.cli.score_cmds:vep", "Score variant effects from a VCF."),
+    "info": ("seqcnn.cli.score_cmds:info", "Show a model file's metadata and layers."),
+    "export": ("seqcnn.cli.score_cmds:export", "Export a model to ONNX or TorchScript."),
+    "ism": ("seqcnn.cli.interpret_cmds:ism", "In-silico mutagenesis maps for FASTA records."),
+    "explain": ("seqcnn.cli.interpret_cmds:explain", "Attribution maps for sequences or images."),
+    "motifs": ("seqcnn.cli.motif_cmds:motifs", "Motifs from filters, annotated against JASPAR, as a report."),
+}
+
+
+class LazyGroup(click.Group):
+    """A group that imports each command's module only when that command is used."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(_COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        entry = _COMMANDS.get(cmd_name)
+        if entry is None:
+            return None
+        module_name, attribute = entry[0].split(":")
+        return getattr(importlib.import_module(module_name), attribute)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, help_text) for name, (_, help_text) in _COMMANDS.items()]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="seqcnn")
+def cli() -> None:
+    """seqcnn: convolutional neural networks for genomic sequences.
+
+    Simulate or load sequences, train DeepBind/Basset/BPNet-style models, score FASTA
+    files and variants, explain predictions and turn filters into annotated motifs.
+    """
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: SeqcnnError becomes one line on stderr and exit status 2."""
+    try:
+        cli.main(args=argv, prog_name="seqcnn", standalone_mode=False)
+    except SeqcnnError as exc:
+        click.echo(f"seqcnn: error: {exc}", err=True)
+        sys.exit(2)
+    except click.exceptions.Abort:
+        click.echo("seqcnn: aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except BrokenPipeError:
+        # downstream closed the pipe (e.g. `| head`): stop quietly, as Unix tools do
+        sys.stderr.close()
+        sys.exit(0)

@@ -1,0 +1,3 @@
+from seqcnn.cli import main
+
+main()

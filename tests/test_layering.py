@@ -1,0 +1,81 @@
+"""Imports point down (DESIGN.md): a module may import only modules of its own level or lower."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "seqcnn"
+
+# longest matching prefix wins; the package root (seqcnn/__init__.py, lazy public API) is exempt
+LEVELS: dict[str, int] = {
+    "seqcnn._version": 0,
+    "seqcnn.errors": 0,
+    "seqcnn.atomic": 0,
+    "seqcnn.device": 0,
+    "seqcnn.progress": 0,
+    "seqcnn.tables": 0,
+    "seqcnn.seq": 1,
+    "seqcnn.layers": 1,
+    "seqcnn.models": 2,
+    "seqcnn.modelfile": 3,
+    "seqcnn.data": 3,
+    "seqcnn.config": 3,
+    "seqcnn.predict": 4,
+    "seqcnn.train": 4,
+    "seqcnn.interpret": 4,
+    "seqcnn.motifs": 5,
+    "seqcnn.report": 6,
+    "seqcnn.cli": 7,
+}
+
+
+def level_of(module: str) -> int:
+    matches = [p for p in LEVELS if module == p or module.startswith(p + ".")]
+    if not matches:
+        raise KeyError(f"{module} has no level in tests/test_layering.py: give it one")
+    return LEVELS[max(matches, key=len)]
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(parts)
+
+
+def imported_modules(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    names: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.extend(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.append(node.module)
+    return [n for n in names if n == "seqcnn" or n.startswith("seqcnn.")]
+
+
+SOURCES = sorted(p for p in PACKAGE.rglob("*.py") if module_name(p) != "seqcnn")
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: module_name(p))
+def test_imports_point_down(path: Path) -> None:
+    own = level_of(module_name(path))
+    for target in imported_modules(path):
+        assert target != "seqcnn", f"{path}: import from the defining module, not the package root"
+        assert level_of(target) <= own, f"{module_name(path)} (level {own}) imports {target} (upward)"
+
+
+def test_nothing_imports_cli() -> None:
+    for path in SOURCES:
+        if module_name(path).startswith("seqcnn.cli"):
+            continue
+        assert not any(t.startswith("seqcnn.cli") for t in imported_modules(path)), path
+
+
+def test_no_relative_imports() -> None:
+    for path in SOURCES:
+        tree = ast.parse(path.read_text())
+        assert not any(isinstance(n, ast.ImportFrom) and n.level for n in ast.walk(tree)), path
