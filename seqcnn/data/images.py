@@ -1,0 +1,719 @@
+"""Image data sets and image augmentations.
+
+Every loader returns an :class:`ImageSplits` ``(train, valid, test, info)``: three
+:class:`ImageDataset` objects and an :class:`ImageInfo`::
+
+    from seqcnn.data.images import load_digits, Compose, RandomCrop, HorizontalFlip
+
+    train, valid, test, info = load_digits(seed=0, transform=Compose([RandomCrop(padding=1)]))
+    x, y = train[0]          # x: (1, 8, 8) float32 in [0, 1], y: int64 scalar
+    info.n_classes           # 10
+
+Shapes: an image is ``(C, H, W)`` float32, a batch ``(N, C, H, W)``. A classification target is an
+int64 scalar (``(N,)`` per batch); a segmentation target is an int64 mask ``(H, W)`` (``(N, H, W)``)
+holding a class index per pixel, 0 being the background.
+
+Sources:
+
+* :func:`load_digits` -- the 8x8 handwritten digits that scikit-learn ships (1,797 images, offline).
+* :func:`load_image_folder` -- ``root/<class name>/*.png|jpg|jpeg`` read with Pillow.
+* :func:`load_npz` -- a ``.npz`` with arrays ``x`` and ``y`` (optionally ``class_names``); read with
+  ``allow_pickle=False`` always.
+* :func:`synthetic_segmentation` -- random discs, squares and triangles on a noisy background with a
+  per-pixel mask (for ``unet``).
+
+Splits are seeded and stratified by class: the same ``seed`` gives the same split on every machine.
+Augmentations (:class:`HorizontalFlip`, :class:`VerticalFlip`, :class:`RandomCrop`,
+:class:`GaussianNoise`, :class:`Compose`) work on one image ``(C, H, W)`` or on a batch
+``(N, C, H, W)`` (each image drawing its own randomness) and move a segmentation mask along with its
+image. A loader's ``transform`` is applied to the training split only.
+
+A file that cannot be used raises :class:`seqcnn.errors.InputError` naming it.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch.utils.data import Dataset
+
+from seqcnn.errors import InputError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+GRAY_MODES = frozenset({"1", "L", "LA", "I", "I;16", "F"})  # palette ("P") images may hold colour: RGB
+
+__all__ = [
+    "IMAGE_SUFFIXES",
+    "Compose",
+    "GaussianNoise",
+    "HorizontalFlip",
+    "ImageDataset",
+    "ImageInfo",
+    "ImageSplits",
+    "ImageTransform",
+    "RandomCrop",
+    "VerticalFlip",
+    "load_digits",
+    "load_image_folder",
+    "load_npz",
+    "read_image",
+    "split_indices",
+    "synthetic_segmentation",
+]
+
+
+# --------------------------------------------------------------------------------------------------
+# Data set containers
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    """What a model and a trainer need to know about an image data set.
+
+    ``input_shape`` is ``(C, H, W)``; ``task`` is ``"classification"`` (one int64 class per image) or
+    ``"segmentation"`` (an int64 class per pixel, ``n_classes`` counting the background).
+    """
+
+    n_classes: int
+    class_names: tuple[str, ...]
+    input_shape: tuple[int, int, int]
+    task: str = "classification"
+    source: str = ""
+    split_sizes: tuple[int, int, int] = (0, 0, 0)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def in_channels(self) -> int:
+        return self.input_shape[0]
+
+    @property
+    def input_size(self) -> tuple[int, int]:
+        """``(H, W)``, the ``input_size`` argument of the 2D model builders."""
+        return (self.input_shape[1], self.input_shape[2])
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready description (for model file metadata and run logs)."""
+        return {
+            "n_classes": self.n_classes,
+            "class_names": list(self.class_names),
+            "input_shape": list(self.input_shape),
+            "task": self.task,
+            "source": self.source,
+            "split_sizes": list(self.split_sizes),
+        }
+
+
+class ImageDataset(Dataset):
+    """Images held in memory as one float32 tensor ``(N, C, H, W)`` with int64 targets.
+
+    ``targets`` is ``(N,)`` (classes) or ``(N, H, W)`` (per-pixel masks). ``transform`` is called on
+    each item: an :class:`ImageTransform` as ``transform(x, y)`` (so masks follow their image), any
+    other callable as ``transform(x)``. ``images`` and ``targets`` are public so a trainer can batch
+    them directly (and apply the same transforms per batch).
+    """
+
+    def __init__(
+        self,
+        images: Tensor,
+        targets: Tensor,
+        transform: Callable[..., Any] | None = None,
+    ) -> None:
+        if images.ndim != 4:
+            raise ValueError(f"images must be (N, C, H, W), got shape {tuple(images.shape)}")
+        if targets.shape[0] != images.shape[0]:
+            raise ValueError(f"{images.shape[0]} images but {targets.shape[0]} targets")
+        if targets.ndim not in (1, 3) or (targets.ndim == 3 and targets.shape[1:] != images.shape[2:]):
+            raise ValueError(
+                f"targets must be (N,) or (N, H, W) matching the images, got {tuple(targets.shape)}"
+            )
+        self.images = images.to(torch.float32).contiguous()
+        self.targets = targets.to(torch.int64).contiguous()
+        self.transform = transform
+
+    def __len__(self) -> int:
+        return self.images.shape[0]
+
+    def __getitem__(self, index: int) -> tuple[Tensor, Tensor]:
+        x, y = self.images[index], self.targets[index]
+        if self.transform is not None:
+            x, y = apply_transform(self.transform, x, y)
+        return x, y
+
+    @property
+    def is_segmentation(self) -> bool:
+        return self.targets.ndim == 3
+
+
+class ImageSplits(NamedTuple):
+    """``(train, valid, test, info)`` as returned by every loader."""
+
+    train: ImageDataset
+    valid: ImageDataset
+    test: ImageDataset
+    info: ImageInfo
+
+
+def apply_transform(transform: Callable[..., Any], x: Tensor, y: Tensor | None = None) -> Any:
+    """Apply ``transform`` to an image or batch ``x`` with target ``y``; returns ``(x, y)``."""
+    if isinstance(transform, ImageTransform):
+        return transform(x, y)
+    return transform(x), y
+
+
+# --------------------------------------------------------------------------------------------------
+# Splitting
+# --------------------------------------------------------------------------------------------------
+
+
+def split_indices(
+    labels: np.ndarray | Sequence[int] | int,
+    *,
+    valid_fraction: float = 0.1,
+    test_fraction: float = 0.2,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Seeded, stratified train/valid/test indices.
+
+    ``labels`` is one class per item (or an item count, for an unstratified split). The test split
+    holds ``round(n * test_fraction)`` items, the validation split ``round(n * valid_fraction)``, the
+    training split the rest; each class is spread over the three in proportion. Indices are sorted.
+    """
+    if not (0 <= valid_fraction < 1 and 0 <= test_fraction < 1 and valid_fraction + test_fraction < 1):
+        raise ValueError(
+            f"valid_fraction ({valid_fraction}) and test_fraction ({test_fraction}) must be in [0, 1) "
+            "and sum to less than 1"
+        )
+    y = np.zeros(labels, dtype=np.int64) if isinstance(labels, int) else np.asarray(labels).reshape(-1)
+    n = y.shape[0]
+    rng = np.random.default_rng(seed)
+    # each item gets a position in [0, 1) spread evenly within its class in random order; sorting
+    # by position interleaves the classes, so any contiguous chunk is (nearly) stratified
+    position = np.empty(n, dtype=np.float64)
+    for cls in np.unique(y):
+        members = np.flatnonzero(y == cls)
+        order = rng.permutation(members.shape[0])
+        position[members[order]] = (np.arange(members.shape[0]) + rng.random()) / members.shape[0]
+    ranked = np.lexsort((rng.random(n), position))
+    n_test = int(round(n * test_fraction))
+    n_valid = int(round(n * valid_fraction))
+    test = np.sort(ranked[:n_test])
+    valid = np.sort(ranked[n_test : n_test + n_valid])
+    train = np.sort(ranked[n_test + n_valid :])
+    return train, valid, test
+
+
+def _make_splits(
+    images: Tensor,
+    targets: Tensor,
+    *,
+    class_names: Sequence[str],
+    task: str,
+    source: str,
+    valid_fraction: float,
+    test_fraction: float,
+    seed: int,
+    transform: Callable[..., Any] | None,
+) -> ImageSplits:
+    strata = targets.numpy() if targets.ndim == 1 else targets.shape[0]
+    train_i, valid_i, test_i = split_indices(
+        strata, valid_fraction=valid_fraction, test_fraction=test_fraction, seed=seed
+    )
+    datasets = [
+        ImageDataset(images[torch.from_numpy(idx)], targets[torch.from_numpy(idx)], t)
+        for idx, t in ((train_i, transform), (valid_i, None), (test_i, None))
+    ]
+    info = ImageInfo(
+        n_classes=len(class_names),
+        class_names=tuple(class_names),
+        input_shape=tuple(images.shape[1:]),  # type: ignore[arg-type]
+        task=task,
+        source=source,
+        split_sizes=(len(train_i), len(valid_i), len(test_i)),
+    )
+    return ImageSplits(*datasets, info)
+
+
+# --------------------------------------------------------------------------------------------------
+# Loaders
+# --------------------------------------------------------------------------------------------------
+
+
+def load_digits(
+    *,
+    valid_fraction: float = 0.1,
+    test_fraction: float = 0.2,
+    seed: int = 0,
+    transform: Callable[..., Any] | None = None,
+) -> ImageSplits:
+    """The 8x8 handwritten digits shipped with scikit-learn (1,797 images, classes "0".."9").
+
+    Images are ``(1, 8, 8)`` float32 scaled from 0..16 to [0, 1]. No network access is needed.
+    """
+    from sklearn.datasets import load_digits as sklearn_digits
+
+    bunch = sklearn_digits()
+    images = torch.from_numpy(np.asarray(bunch.images, dtype=np.float32) / 16.0).unsqueeze(1)
+    targets = torch.from_numpy(np.asarray(bunch.target, dtype=np.int64))
+    names = [str(c) for c in bunch.target_names]
+    return _make_splits(
+        images,
+        targets,
+        class_names=names,
+        task="classification",
+        source="sklearn digits",
+        valid_fraction=valid_fraction,
+        test_fraction=test_fraction,
+        seed=seed,
+        transform=transform,
+    )
+
+
+def _read_image(path: Path, mode: str, size: tuple[int, int] | None) -> np.ndarray:
+    """One image file as a ``(C, H, W)`` uint8 array in Pillow ``mode`` ("L" or "RGB")."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as img:
+            img.load()
+            img = img.convert(mode)
+            if size is not None and img.size != (size[1], size[0]):
+                img = img.resize((size[1], size[0]), Image.Resampling.BILINEAR)
+            array = np.asarray(img, dtype=np.uint8)
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+        raise InputError(f"cannot read image: {exc}", file=str(path)) from exc
+    return array[None] if array.ndim == 2 else array.transpose(2, 0, 1)
+
+
+def read_image(
+    path: str | Path, *, channels: int | None = None, size: tuple[int, int] | None = None
+) -> Tensor:
+    """One PNG/JPEG file as a float32 ``(C, H, W)`` tensor in [0, 1].
+
+    ``channels`` 1 (grayscale) or 3 (RGB); by default the file's own (1 for grayscale files, else 3).
+    ``size=(H, W)`` resizes (bilinear). An unreadable file raises ``InputError`` naming it.
+    """
+    path = Path(path)
+    if channels not in (None, 1, 3):
+        raise ValueError(f"channels must be 1 or 3, got {channels}")
+    if channels is None:
+        channels = 1 if _image_mode(path) in GRAY_MODES else 3
+    array = _read_image(path, "L" if channels == 1 else "RGB", size)
+    return torch.from_numpy(array.astype(np.float32) / 255.0)
+
+
+def _image_mode(path: Path) -> str:
+    from PIL import Image
+
+    try:
+        with Image.open(path) as img:
+            return img.mode
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+        raise InputError(f"cannot read image: {exc}", file=str(path)) from exc
+
+
+def load_image_folder(
+    root: str | Path,
+    *,
+    size: tuple[int, int] | None = None,
+    channels: int | None = None,
+    valid_fraction: float = 0.1,
+    test_fraction: float = 0.2,
+    seed: int = 0,
+    transform: Callable[..., Any] | None = None,
+) -> ImageSplits:
+    """Images in ``root/<class name>/`` (PNG or JPEG), one sub-folder per class.
+
+    Classes are the sub-folders holding at least one image, in sorted order; files with other
+    suffixes are ignored. ``size=(H, W)`` resizes every image (bilinear); without it all images must
+    share one size. ``channels`` is 1 (grayscale) or 3 (RGB); by default 1 when every image is
+    grayscale, else 3. Pixels are scaled to [0, 1]. All images are read into memory.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise InputError(
+            "image folder not found (expected one sub-folder of images per class)", file=str(root)
+        )
+    if channels not in (None, 1, 3):
+        raise ValueError(f"channels must be 1 or 3, got {channels}")
+    classes: list[tuple[str, list[Path]]] = []
+    for sub in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        files = sorted(f for f in sub.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES)
+        if files:
+            classes.append((sub.name, files))
+    if not classes:
+        raise InputError(
+            "no classes: expected sub-folders holding .png/.jpg/.jpeg images, one per class", file=str(root)
+        )
+    paths = [(f, label) for label, (_, files) in enumerate(classes) for f in files]
+    if channels is None:
+        channels = 1 if all(_image_mode(f) in GRAY_MODES for f, _ in paths) else 3
+    mode = "L" if channels == 1 else "RGB"
+    arrays: list[np.ndarray] = []
+    for f, _ in paths:
+        array = _read_image(f, mode, size)
+        if arrays and array.shape != arrays[0].shape:
+            raise InputError(
+                f"image is {array.shape[1]}x{array.shape[2]} but {paths[0][0].name} is "
+                f"{arrays[0].shape[1]}x{arrays[0].shape[2]}; pass size=(H, W) to resize",
+                file=str(f),
+            )
+        arrays.append(array)
+    images = torch.from_numpy(np.stack(arrays).astype(np.float32) / 255.0)
+    targets = torch.tensor([label for _, label in paths], dtype=torch.int64)
+    return _make_splits(
+        images,
+        targets,
+        class_names=[name for name, _ in classes],
+        task="classification",
+        source=str(root),
+        valid_fraction=valid_fraction,
+        test_fraction=test_fraction,
+        seed=seed,
+        transform=transform,
+    )
+
+
+def load_npz(
+    path: str | Path,
+    *,
+    channels_last: bool = False,
+    valid_fraction: float = 0.1,
+    test_fraction: float = 0.2,
+    seed: int = 0,
+    transform: Callable[..., Any] | None = None,
+) -> ImageSplits:
+    """Images and labels from a ``.npz`` holding ``x`` and ``y`` (never unpickled).
+
+    ``x``: ``(N, C, H, W)`` (``(N, H, W, C)`` with ``channels_last=True``) or ``(N, H, W)`` for one
+    channel; uint8 is scaled to [0, 1], other numbers are used as they are. ``y``: ``(N,)`` integer
+    classes, or ``(N, H, W)`` integer masks for segmentation. An optional ``class_names`` array of
+    strings names the classes (its length is then the class count).
+    """
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            keys = set(npz.files)
+            missing = [k for k in ("x", "y") if k not in keys]
+            if missing:
+                raise InputError(
+                    f"npz lacks array(s) {', '.join(missing)} (found: {', '.join(sorted(keys)) or 'none'}); "
+                    "expected x (images) and y (labels)",
+                    file=str(path),
+                )
+            x = npz["x"]
+            y = npz["y"]
+            names = npz["class_names"] if "class_names" in keys else None
+    except InputError:
+        raise
+    except FileNotFoundError as exc:
+        raise InputError("npz file not found", file=str(path)) from exc
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as exc:
+        raise InputError(
+            f"cannot read npz (need plain arrays x and y, no pickles): {exc}", file=str(path)
+        ) from exc
+
+    def bad(message: str) -> InputError:
+        return InputError(message, file=str(path))
+
+    if not (np.issubdtype(x.dtype, np.number) or x.dtype == np.bool_):
+        raise bad(f"x must be numeric, got dtype {x.dtype}")
+    if x.ndim == 3:
+        x = x[:, None]
+    elif x.ndim == 4:
+        if channels_last:
+            x = x.transpose(0, 3, 1, 2)
+    else:
+        raise bad(f"x must be (N, C, H, W) or (N, H, W), got shape {x.shape}")
+    if y.ndim not in (1, 3) or y.shape[0] != x.shape[0]:
+        raise bad(f"y must be (N,) labels or (N, H, W) masks with N = {x.shape[0]}, got shape {y.shape}")
+    if y.ndim == 3 and y.shape[1:] != x.shape[2:]:
+        raise bad(f"masks y are {y.shape[1]}x{y.shape[2]} but images x are {x.shape[2]}x{x.shape[3]}")
+    if np.issubdtype(y.dtype, np.floating):
+        if not np.all(np.isfinite(y)) or not np.all(y == np.round(y)):
+            raise bad("y must hold integer class indices")
+    elif not np.issubdtype(y.dtype, np.integer):
+        raise bad(f"y must hold integer class indices, got dtype {y.dtype}")
+    y = y.astype(np.int64)
+    if y.size and y.min() < 0:
+        raise bad(f"y holds a negative class index ({y.min()})")
+    if x.dtype == np.uint8:
+        x = x.astype(np.float32) / 255.0
+    else:
+        x = x.astype(np.float32)
+    if not np.all(np.isfinite(x)):
+        raise bad("x holds NaN or infinite values")
+    n_classes = int(y.max()) + 1 if y.size else 0
+    if names is not None:
+        if names.ndim != 1 or names.dtype.kind not in "US":
+            raise bad("class_names must be a 1-D array of strings")
+        class_names = [str(n) for n in names.astype(str)]
+        if len(class_names) < n_classes:
+            raise bad(f"y holds class {n_classes - 1} but class_names names only {len(class_names)} classes")
+    else:
+        class_names = [str(i) for i in range(n_classes)]
+    return _make_splits(
+        torch.from_numpy(np.ascontiguousarray(x)),
+        torch.from_numpy(np.ascontiguousarray(y)),
+        class_names=class_names,
+        task="segmentation" if y.ndim == 3 else "classification",
+        source=str(path),
+        valid_fraction=valid_fraction,
+        test_fraction=test_fraction,
+        seed=seed,
+        transform=transform,
+    )
+
+
+SHAPE_CLASSES = ("background", "disc", "square", "triangle")
+
+
+def synthetic_segmentation(
+    *,
+    n: int = 512,
+    size: int | tuple[int, int] = 32,
+    channels: int = 1,
+    max_shapes: int = 3,
+    noise: float = 0.1,
+    valid_fraction: float = 0.1,
+    test_fraction: float = 0.2,
+    seed: int = 0,
+    transform: Callable[..., Any] | None = None,
+) -> ImageSplits:
+    """Discs, squares and triangles on a noisy background, with per-pixel class masks.
+
+    Each image holds 1..``max_shapes`` shapes of random size, place and brightness (later shapes
+    paint over earlier ones); the mask holds 0 (background), 1 (disc), 2 (square) or 3 (triangle).
+    The brightness does not tell the classes apart, the outline does. Images ``(channels, H, W)`` in
+    [0, 1]; the same ``seed`` gives the same images and split.
+    """
+    h, w = (size, size) if isinstance(size, int) else size
+    if h < 8 or w < 8:
+        raise ValueError(f"size must be at least 8x8, got {h}x{w}")
+    if n < 1 or max_shapes < 1 or channels < 1:
+        raise ValueError("n, max_shapes and channels must be positive")
+    rng = np.random.default_rng(seed)
+    rows, cols = np.mgrid[0:h, 0:w].astype(np.float32) + 0.5
+    images = np.empty((n, channels, h, w), dtype=np.float32)
+    masks = np.zeros((n, h, w), dtype=np.int64)
+    smallest = min(h, w)
+    for i in range(n):
+        background = rng.uniform(0.0, 0.3, size=(channels, 1, 1)).astype(np.float32)
+        image = np.broadcast_to(background, (channels, h, w)).copy()
+        for _ in range(int(rng.integers(1, max_shapes + 1))):
+            kind = int(rng.integers(1, len(SHAPE_CLASSES)))
+            radius = rng.uniform(0.12, 0.25) * smallest
+            cy, cx = rng.uniform(radius, h - radius), rng.uniform(radius, w - radius)
+            if kind == 1:  # disc
+                inside = (rows - cy) ** 2 + (cols - cx) ** 2 <= radius**2
+            elif kind == 2:  # axis-aligned square
+                inside = (np.abs(rows - cy) <= radius * 0.85) & (np.abs(cols - cx) <= radius * 0.85)
+            else:  # upward triangle: apex at top, base at bottom
+                top, bottom = cy - radius, cy + radius
+                half_width = (rows - top) / (2 * radius) * radius * 1.1
+                inside = (rows >= top) & (rows <= bottom) & (np.abs(cols - cx) <= half_width)
+            colour = rng.uniform(0.55, 1.0, size=(channels, 1, 1)).astype(np.float32)
+            image = np.where(inside[None], colour, image)
+            masks[i][inside] = kind
+        image += rng.normal(0.0, noise, size=image.shape).astype(np.float32)
+        images[i] = np.clip(image, 0.0, 1.0)
+    return _make_splits(
+        torch.from_numpy(images),
+        torch.from_numpy(masks),
+        class_names=SHAPE_CLASSES,
+        task="segmentation",
+        source="synthetic shapes",
+        valid_fraction=valid_fraction,
+        test_fraction=test_fraction,
+        seed=seed,
+        transform=transform,
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# Augmentations
+# --------------------------------------------------------------------------------------------------
+
+
+def _is_mask(x: Tensor, y: Tensor | None) -> bool:
+    """Whether ``y`` is a per-pixel mask of ``x`` (and so must move with it)."""
+    return y is not None and y.ndim == x.ndim - 1 and y.ndim >= 2 and y.shape[-2:] == x.shape[-2:]
+
+
+class ImageTransform:
+    """Base of the augmentations: ``t(x)`` returns the new ``x``; ``t(x, y)`` returns ``(x, y)``.
+
+    ``x`` is one image ``(C, H, W)`` or a batch ``(N, C, H, W)``; in a batch each image draws its own
+    randomness. A mask ``y`` (``(H, W)`` / ``(N, H, W)``) is moved with its image; class labels pass
+    through. Randomness comes from ``generator`` when given, else from torch's global generator (so
+    ``torch.manual_seed`` makes runs repeatable).
+    """
+
+    def __init__(self, generator: torch.Generator | None = None) -> None:
+        self.generator = generator
+
+    def __call__(self, x: Tensor, y: Tensor | None = None) -> Any:
+        if x.ndim not in (3, 4):
+            raise ValueError(f"expected an image (C, H, W) or a batch (N, C, H, W), got {tuple(x.shape)}")
+        batched = x.ndim == 4
+        xb = x if batched else x.unsqueeze(0)
+        mask = _is_mask(x, y)
+        yb = None if not mask else (y if batched else y.unsqueeze(0))  # type: ignore[union-attr]
+        xb, yb = self.transform(xb, yb)
+        x_out = xb if batched else xb.squeeze(0)
+        if y is None:
+            return x_out
+        y_out = y if not mask else (yb if batched else yb.squeeze(0))  # type: ignore[union-attr]
+        return x_out, y_out
+
+    def transform(self, x: Tensor, y: Tensor | None) -> tuple[Tensor, Tensor | None]:
+        """Transform a batch ``x`` ``(N, C, H, W)`` and its masks ``y`` ``(N, H, W)`` (or None)."""
+        raise NotImplementedError
+
+    def _coins(self, n: int, p: float, device: torch.device) -> Tensor:
+        return torch.rand(n, generator=self.generator).to(device) < p
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if k != "generator")
+        return f"{type(self).__name__}({args})"
+
+
+class _Flip(ImageTransform):
+    axis = -1
+
+    def __init__(self, p: float = 0.5, *, generator: torch.Generator | None = None) -> None:
+        super().__init__(generator)
+        if not 0 <= p <= 1:
+            raise ValueError(f"p must be in [0, 1], got {p}")
+        self.p = p
+
+    def transform(self, x: Tensor, y: Tensor | None) -> tuple[Tensor, Tensor | None]:
+        flip = self._coins(x.shape[0], self.p, x.device)
+        x = torch.where(flip.view(-1, 1, 1, 1), x.flip(self.axis), x)
+        if y is not None:
+            y = torch.where(flip.view(-1, 1, 1), y.flip(self.axis), y)
+        return x, y
+
+
+class HorizontalFlip(_Flip):
+    """Mirror left-right with probability ``p``."""
+
+    axis = -1
+
+
+class VerticalFlip(_Flip):
+    """Mirror top-bottom with probability ``p``."""
+
+    axis = -2
+
+
+class RandomCrop(ImageTransform):
+    """Pad by ``padding`` pixels on every side, then crop a random ``size`` window.
+
+    ``size`` is ``(H, W)`` (an int for square), by default the input's own size (the usual
+    "pad 4, crop 32" augmentation of CIFAR-style training). ``fill`` is the padding value for images;
+    masks are padded with ``mask_fill`` (0, the background). ``mode="reflect"`` mirrors instead.
+    """
+
+    def __init__(
+        self,
+        size: int | tuple[int, int] | None = None,
+        *,
+        padding: int = 0,
+        fill: float = 0.0,
+        mode: str = "constant",
+        mask_fill: int = 0,
+        generator: torch.Generator | None = None,
+    ) -> None:
+        super().__init__(generator)
+        if padding < 0:
+            raise ValueError(f"padding must be >= 0, got {padding}")
+        if mode not in ("constant", "reflect", "replicate"):
+            raise ValueError(f"mode must be constant, reflect or replicate, got {mode!r}")
+        self.size = (size, size) if isinstance(size, int) else size
+        self.padding = padding
+        self.fill = fill
+        self.mode = mode
+        self.mask_fill = mask_fill
+
+    def transform(self, x: Tensor, y: Tensor | None) -> tuple[Tensor, Tensor | None]:
+        n, _, h, w = x.shape
+        out_h, out_w = self.size or (h, w)
+        p = self.padding
+        if p:
+            pad = (p, p, p, p)
+            if self.mode == "constant":
+                x = torch.nn.functional.pad(x, pad, value=self.fill)
+            else:
+                x = torch.nn.functional.pad(x, pad, mode=self.mode)
+            if y is not None:
+                if self.mode == "constant":
+                    y = torch.nn.functional.pad(y, pad, value=self.mask_fill)
+                else:  # pad the mask as the image (float round trip: reflect needs a float tensor)
+                    y = torch.nn.functional.pad(y[:, None].float(), pad, mode=self.mode)[:, 0].to(y.dtype)
+        ph, pw = x.shape[-2:]
+        if out_h > ph or out_w > pw:
+            raise ValueError(f"crop {out_h}x{out_w} is larger than the padded image {ph}x{pw}")
+        top = torch.randint(0, ph - out_h + 1, (n,), generator=self.generator).to(x.device)
+        left = torch.randint(0, pw - out_w + 1, (n,), generator=self.generator).to(x.device)
+        rows = (top[:, None] + torch.arange(out_h, device=x.device))[:, :, None]  # (N, h, 1)
+        cols = (left[:, None] + torch.arange(out_w, device=x.device))[:, None, :]  # (N, 1, w)
+        batch = torch.arange(n, device=x.device)[:, None, None]
+        x = x.permute(0, 2, 3, 1)[batch, rows, cols].permute(0, 3, 1, 2).contiguous()  # (N, C, h, w)
+        if y is not None:
+            y = y[batch, rows, cols].contiguous()
+        return x, y
+
+
+class GaussianNoise(ImageTransform):
+    """Add N(0, ``std``^2) noise to every pixel, to each image with probability ``p``.
+
+    With ``clip=(lo, hi)`` the result is clamped (e.g. ``(0, 1)`` for images scaled to [0, 1]).
+    Masks and labels are unchanged.
+    """
+
+    def __init__(
+        self,
+        std: float = 0.05,
+        *,
+        p: float = 1.0,
+        clip: tuple[float, float] | None = None,
+        generator: torch.Generator | None = None,
+    ) -> None:
+        super().__init__(generator)
+        if std < 0:
+            raise ValueError(f"std must be >= 0, got {std}")
+        self.std = std
+        self.p = p
+        self.clip = clip
+
+    def transform(self, x: Tensor, y: Tensor | None) -> tuple[Tensor, Tensor | None]:
+        noise = torch.randn(x.shape, generator=self.generator, dtype=torch.float32).to(x.device, x.dtype)
+        apply = self._coins(x.shape[0], self.p, x.device).view(-1, 1, 1, 1)
+        x = torch.where(apply, x + self.std * noise, x)
+        if self.clip is not None:
+            x = x.clamp(*self.clip)
+        return x, y
+
+
+class Compose(ImageTransform):
+    """Apply transforms in order; masks follow through every step."""
+
+    def __init__(self, transforms: Sequence[Callable[..., Any]]) -> None:
+        super().__init__(None)
+        self.transforms = list(transforms)
+
+    def transform(self, x: Tensor, y: Tensor | None) -> tuple[Tensor, Tensor | None]:
+        for t in self.transforms:
+            if isinstance(t, ImageTransform):
+                x, y = t.transform(x, y)
+            else:
+                x = t(x)
+        return x, y
