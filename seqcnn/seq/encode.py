@@ -1,0 +1,216 @@
+"""One-hot encoding of DNA/RNA strings, decoding, reverse complement and pad/crop.
+
+Layout: a string of length L encodes to ``(4, L)``, a list of N equal-length strings to
+``(N, 4, L)``; channels are ``A, C, G, T`` (``U`` shares ``T``). IUPAC ambiguity codes encode
+fractionally (R = 0.5 A + 0.5 G, N = ``n_value`` each, B/D/H/V = 1/3 each); lowercase
+(soft-masked) letters encode like uppercase and :func:`one_hot_mask` reports them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from seqcnn.errors import InputError
+from seqcnn.seq.alphabet import IUPAC, complement
+
+# byte -> row of _IUPAC_MATRIX (255: not a sequence character); both cases, U like T
+_CODE_LETTERS = "ACGTRYSWKMBDHVN"
+_CODE_INDEX = np.full(256, 255, dtype=np.uint8)
+for _i, _letter in enumerate(_CODE_LETTERS):
+    _CODE_INDEX[ord(_letter)] = _CODE_INDEX[ord(_letter.lower())] = _i
+_CODE_INDEX[ord("U")] = _CODE_INDEX[ord("u")] = _CODE_LETTERS.index("T")
+_IUPAC_MATRIX = np.array([IUPAC[c] for c in _CODE_LETTERS], dtype=np.float32)  # (15, 4)
+_N_CODE = _CODE_LETTERS.index("N")
+
+# 4-bit support mask (bit c = channel c nonzero) -> IUPAC letter, for decode
+_DECODE_DNA = np.frombuffer(b"NACMGRSVTWYHKDBN", dtype=np.uint8)
+_DECODE_RNA = np.frombuffer(b"NACMGRSVUWYHKDBN", dtype=np.uint8)
+
+
+def _record_name(index: int, ids: Sequence[str] | None) -> str:
+    """The id of record ``index`` (0-based) or ``#<1-based index>`` when no ids were given."""
+    if ids is not None and index < len(ids):
+        return str(ids[index])
+    return f"#{index + 1}"
+
+
+def _to_bytes(seqs: list[str], ids: Sequence[str] | None, file: str | None) -> tuple[np.ndarray, int]:
+    """Join equal-length strings into one uint8 buffer (one copy); returns (buffer, L)."""
+    for k, seq in enumerate(seqs):
+        if not isinstance(seq, str):
+            raise InputError(f"expected a string, got {type(seq).__name__}", file=file,
+                             record=_record_name(k, ids))
+    length = len(seqs[0]) if seqs else 0
+    if any(len(s) != length for s in seqs):
+        k = next(k for k, s in enumerate(seqs) if len(s) != length)
+        raise InputError(
+            f"length {len(seqs[k])} differs from the first record's {length}; "
+            "use pad_or_crop to give all sequences one length",
+            file=file, record=_record_name(k, ids))
+    joined = seqs[0] if len(seqs) == 1 else "".join(seqs)
+    try:
+        data = joined.encode("ascii")
+    except UnicodeEncodeError as exc:
+        row, col = divmod(exc.start, max(length, 1))
+        raise InputError(f"invalid character {joined[exc.start]!r}", file=file,
+                         record=_record_name(row, ids), position=col + 1) from None
+    return np.frombuffer(data, dtype=np.uint8), length
+
+
+def _codes(buf: np.ndarray, length: int, ids: Sequence[str] | None, file: str | None) -> np.ndarray:
+    """IUPAC code index per byte; the first invalid byte raises InputError naming record and position."""
+    codes = _CODE_INDEX[buf]
+    if codes.max(initial=0) == 255:
+        first = int(np.argmax(codes == 255))
+        row, col = divmod(first, max(length, 1))
+        raise InputError(f"invalid character {chr(buf[first])!r} (not an IUPAC nucleotide code)",
+                         file=file, record=_record_name(row, ids), position=col + 1)
+    return codes
+
+
+def _encode_table(buf: np.ndarray, out: np.ndarray, n_value: float, ids: Sequence[str] | None,
+                  file: str | None) -> None:
+    """General (slow, rare) path: every IUPAC code; validates and fills ``out`` (N, 4, L)."""
+    n, _, length = out.shape
+    codes = _codes(buf, length, ids, file)
+    if out.dtype == np.int8:
+        exact = (codes < 4) | (codes == _N_CODE)
+        if not exact.all():
+            first = int(np.argmin(exact))
+            row, col = divmod(first, max(length, 1))
+            raise InputError(f"ambiguity code {chr(buf[first])!r} needs a float dtype, not int8",
+                             file=file, record=_record_name(row, ids), position=col + 1)
+        matrix = np.zeros((len(_CODE_LETTERS), 4), dtype=np.int8)
+        matrix[np.arange(4), np.arange(4)] = 1
+    else:
+        matrix = _IUPAC_MATRIX.copy()
+        matrix[_N_CODE] = n_value
+    out[...] = matrix[codes].reshape(n, length, 4).transpose(0, 2, 1)
+
+
+def _encode_into(buf: np.ndarray, out: np.ndarray, n_value: float, ids: Sequence[str] | None,
+                 file: str | None) -> None:
+    """Fill ``out`` (N, 4, L) from ``buf`` (N*L bytes): fast kernels for ACGTUN, table otherwise."""
+    from seqcnn.seq import onehot_kernels as kernels  # numba: imported on first use
+
+    if kernels.all_exact(buf):
+        if out.dtype == np.int8:
+            kernels.encode_exact_int8(buf, out)
+        else:
+            kernels.encode_exact_float(buf, out, float(n_value))
+    else:
+        _encode_table(buf, out, n_value, ids, file)
+
+
+def one_hot(
+    seqs: str | Sequence[str],
+    *,
+    dtype: Any = np.float32,
+    n_value: float = 0.25,
+    ids: Sequence[str] | None = None,
+    file: str | None = None,
+) -> np.ndarray:
+    """One-hot encode a string to ``(4, L)`` or a list of equal-length strings to ``(N, 4, L)``.
+
+    ``dtype`` is ``np.float32`` (IUPAC codes fractional, N -> ``n_value`` per channel) or
+    ``np.int8`` (exact bases and N only; N -> all zeros). Invalid characters raise
+    :class:`InputError` naming the record (``ids[i]`` or ``#i``), the 1-based position and
+    the character; ``file`` is added to the message.
+    """
+    dtype = np.dtype(dtype)
+    if dtype not in (np.dtype(np.int8), np.dtype(np.float32)):
+        out = one_hot(seqs, dtype=np.float32, n_value=n_value, ids=ids, file=file)
+        return out.astype(dtype)
+    single = isinstance(seqs, str)
+    seq_list = [seqs] if single else list(seqs)
+    buf, length = _to_bytes(seq_list, ids, file)
+    out = np.empty((len(seq_list), 4, length), dtype=dtype)
+    if buf.size:
+        _encode_into(buf, out, n_value, ids, file)
+    return out[0] if single else out
+
+
+def one_hot_mask(seqs: str | Sequence[str]) -> np.ndarray:
+    """Boolean soft-mask, True where the letter is lowercase: ``(L,)`` for a str, ``(N, L)`` for a list."""
+    single = isinstance(seqs, str)
+    seq_list = [seqs] if single else list(seqs)
+    buf, length = _to_bytes(seq_list, None, None)
+    mask = (buf >= ord("a")).reshape(len(seq_list), length)
+    return mask[0] if single else mask
+
+
+def upcast(x: Any, n_value: float = 0.25) -> Any:
+    """int8 one-hot ``(..., 4, L)`` -> float32 torch tensor; all-zero columns (N) become ``n_value``."""
+    import torch
+
+    t = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x)
+    t = t.to(torch.float32)
+    if n_value:
+        empty = (t == 0).all(dim=-2, keepdim=True)
+        t = t.masked_fill(empty, float(n_value))
+    return t
+
+
+def decode(x: Any, *, rna: bool = False) -> str | list[str]:
+    """Invert :func:`one_hot`: ``(4, L)`` -> str, ``(N, 4, L)`` -> list of str.
+
+    A column decodes to the IUPAC letter of its nonzero channels (one channel -> the base,
+    two -> R/Y/S/W/K/M, three -> B/D/H/V, four or none -> N). ``rna=True`` writes U for T.
+    """
+    arr = x.detach().cpu().numpy() if hasattr(x, "detach") else np.asarray(x)
+    if arr.ndim not in (2, 3) or arr.shape[-2] != 4:
+        raise InputError(f"expected a (4, L) or (N, 4, L) one-hot array, got shape {arr.shape}")
+    support = arr > 0
+    mask = (support[..., 0, :].astype(np.uint8) | (support[..., 1, :] << 1)
+            | (support[..., 2, :] << 2) | (support[..., 3, :] << 3))
+    letters = (_DECODE_RNA if rna else _DECODE_DNA)[mask]
+    if arr.ndim == 2:
+        return letters.tobytes().decode("ascii")
+    return [row.tobytes().decode("ascii") for row in letters]
+
+
+def reverse_complement(x: Any) -> Any:
+    """Reverse complement of a str, a list of str, or a one-hot array/tensor ``(..., 4, L)``.
+
+    On arrays the channel axis (ACGT -> TGCA) and the length axis are both flipped; numpy
+    results are contiguous copies. Applying it twice gives the input back.
+    """
+    if isinstance(x, str):
+        return complement(x)[::-1]
+    if isinstance(x, (list, tuple)):
+        return [reverse_complement(s) for s in x]
+    if hasattr(x, "flip"):
+        return x.flip(dims=(-2, -1))
+    arr = np.asarray(x)
+    if arr.ndim < 2 or arr.shape[-2] != 4:
+        raise InputError(f"expected a (..., 4, L) one-hot array, got shape {arr.shape}")
+    return np.ascontiguousarray(arr[..., ::-1, ::-1])
+
+
+def pad_or_crop(seq: str, length: int, how: str = "center") -> str:
+    """Pad with N or crop ``seq`` to ``length``; ``how`` keeps it centred, left- or right-aligned.
+
+    ``left`` keeps the start of the sequence (pads/crops on the right), ``right`` keeps its end.
+    With ``center`` an odd surplus goes to the right.
+    """
+    if length < 0:
+        raise InputError(f"length must be >= 0, got {length}")
+    if how not in ("center", "left", "right"):
+        raise InputError(f"how must be 'center', 'left' or 'right', got {how!r}")
+    diff = length - len(seq)
+    if diff == 0:
+        return seq
+    if how == "left":
+        return seq[:length] if diff < 0 else seq + "N" * diff
+    if how == "right":
+        return seq[len(seq) - length:] if diff < 0 else "N" * diff + seq
+    if diff < 0:
+        start = -diff // 2
+        return seq[start:start + length]
+    return "N" * (diff // 2) + seq + "N" * (diff - diff // 2)
+
+
+__all__ = ["one_hot", "one_hot_mask", "upcast", "decode", "reverse_complement", "pad_or_crop"]
