@@ -1,0 +1,185 @@
+"""Annotate motifs with TomTom (memelite, pure Python + numba) against JASPAR or a user MEME file.
+
+memelite's kernels are compiled by numba on first use (about a minute) and cached on disk: in memelite's
+``__pycache__`` when site-packages is writable, else in ``$XDG_CACHE_HOME/seqcnn/numba``
+(via ``NUMBA_CACHE_DIR``).
+A one-line notice is printed only when no compiled copy is cached yet.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+from scipy.stats import false_discovery_control
+
+from seqcnn.errors import InputError
+from seqcnn.motifs.pwm import information_content, trim_bounds
+
+if TYPE_CHECKING:
+    from seqcnn.seq.meme import Motif
+
+MATCH_COLUMNS = ["query", "rank", "target_id", "target_name", "offset", "orientation", "overlap",
+                 "p_value", "e_value", "q_value"]
+_notice_shown = False
+
+
+def numba_cache_dir() -> Path:
+    """Where numba's compiled memelite kernels live when memelite's own folder is read-only."""
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "seqcnn" / "numba"
+
+
+def _configure_numba_cache() -> None:
+    """Point numba at a user cache dir when memelite's ``__pycache__`` cannot be written."""
+    if os.environ.get("NUMBA_CACHE_DIR"):
+        return
+    spec = importlib.util.find_spec("memelite")
+    if spec is None or spec.origin is None:
+        raise InputError("memelite is not installed: `pip install memelite` (TomTom annotation needs it)")
+    pkg = Path(spec.origin).parent
+    target = pkg / "__pycache__" if (pkg / "__pycache__").exists() else pkg
+    if os.access(target, os.W_OK):
+        return
+    cache = numba_cache_dir()
+    cache.mkdir(parents=True, exist_ok=True)
+    os.environ["NUMBA_CACHE_DIR"] = str(cache)
+    if "numba" in sys.modules:  # numba read the environment at import: set its config too
+        sys.modules["numba"].config.CACHE_DIR = str(cache)
+
+
+def _tomtom_is_cached(dispatcher) -> bool:
+    """Whether numba has a cached compilation index for memelite's TomTom kernel (True if unknowable)."""
+    try:
+        cache = dispatcher._cache
+        return Path(cache._cache_path, cache._cache_file._index_name).exists()
+    except AttributeError:
+        return True
+
+
+def _tomtom():
+    """memelite's ``tomtom`` function, with the numba cache configured and a first-compile notice."""
+    global _notice_shown
+    _configure_numba_cache()
+    from memelite import tomtom
+
+    kernel = getattr(sys.modules["memelite.tomtom"], "_tomtom", None)
+    if not _notice_shown and kernel is not None and not _tomtom_is_cached(kernel):
+        print("seqcnn: compiling TomTom (numba) for first use; about a minute, cached for later runs",
+              file=sys.stderr)
+        _notice_shown = True
+    return tomtom
+
+
+def compare(queries: Sequence[np.ndarray], targets: Sequence[np.ndarray]) -> dict[str, np.ndarray]:
+    """TomTom every query ``(L, 4)`` against every target ``(L', 4)``, both strands.
+
+    Returns arrays ``(Q, T)``: ``p_value``, ``offset`` (target position facing the query's first position,
+    in the target's matched orientation), ``overlap``, ``strand`` (1 where the query matches the target's
+    reverse complement).
+    """
+    if len(queries) == 0 or len(targets) == 0:
+        raise InputError("TomTom needs at least one query and one target motif")
+    tomtom = _tomtom()
+    qs = [np.ascontiguousarray(np.asarray(q, dtype=np.float64).T) for q in queries]
+    ts = [np.ascontiguousarray(np.asarray(t, dtype=np.float64).T) for t in targets]
+    p, _scores, offsets, overlaps, strands = tomtom(qs, ts)
+    return {"p_value": p, "offset": offsets.astype(np.int64), "overlap": overlaps.astype(np.int64),
+            "strand": strands.astype(np.int64)}
+
+
+def q_values(p_values: np.ndarray) -> np.ndarray:
+    """Benjamini-Hochberg q-values of each row of ``p_values`` ``(Q, T)`` over its targets."""
+    p = np.clip(np.nan_to_num(np.asarray(p_values, dtype=np.float64), nan=1.0), 0.0, 1.0)
+    return np.vstack([false_discovery_control(row, method="bh") for row in p]) if p.size else p
+
+
+def tomtom_table(
+    queries: Sequence[np.ndarray], targets: Sequence[np.ndarray], *, query_names: Sequence[str],
+    target_ids: Sequence[str], target_names: Sequence[str], n_best: int = 5,
+) -> pd.DataFrame:
+    """The ``n_best`` matches of each query by p-value, as a table with ``MATCH_COLUMNS``.
+
+    E-value = p-value x number of targets (as MEME's Tomtom); q-value by Benjamini-Hochberg over targets.
+    """
+    res = compare(queries, targets)
+    p = res["p_value"]
+    q = q_values(p)
+    n_targets = p.shape[1]
+    rows = []
+    for i, name in enumerate(query_names):
+        order = np.argsort(p[i], kind="stable")[:n_best]
+        for rank, j in enumerate(order, start=1):
+            rows.append((name, rank, target_ids[j], target_names[j], int(res["offset"][i, j]),
+                         "-" if res["strand"][i, j] else "+", int(res["overlap"][i, j]), float(p[i, j]),
+                         float(p[i, j] * n_targets), float(q[i, j])))
+    return pd.DataFrame(rows, columns=MATCH_COLUMNS)
+
+
+def annotate(motifs: Sequence[Motif], targets: Sequence[Motif], *, n_best: int = 5, trim_motifs: bool = True,
+             min_informative: int = 3) -> pd.DataFrame:
+    """TomTom ``motifs`` against ``targets`` (e.g. ``load_targets()``): ``tomtom_table`` rows.
+
+    Each query is first trimmed to its informative core (``pwm.trim``); a query with fewer than
+    ``min_informative`` positions over 0.5 bits gets no rows, because TomTom's column distance lets a flat
+    matrix "match" the flat spacers of gapped motifs with tiny p-values. Offsets are reported relative to
+    the untrimmed query.
+    """
+    kept, cores, starts = [], [], []
+    for m in motifs:
+        if int((information_content(m.pwm) > 0.5).sum()) < min_informative:
+            continue
+        start, end = trim_bounds(m.pwm) if trim_motifs else (0, len(m.pwm))
+        kept.append(m.name)
+        cores.append(np.asarray(m.pwm)[start:end])
+        starts.append(start)
+    if not kept:
+        return pd.DataFrame(columns=MATCH_COLUMNS)
+    table = tomtom_table(cores, [t.pwm for t in targets], query_names=kept,
+                         target_ids=[_motif_id(t) for t in targets],
+                         target_names=[_motif_label(t) for t in targets], n_best=n_best)
+    table["offset"] -= table["query"].map(dict(zip(kept, starts, strict=True)))
+    return table
+
+
+def _motif_id(motif: Motif) -> str:
+    return str(getattr(motif, "id", None) or motif.name)
+
+
+def _motif_label(motif: Motif) -> str:
+    return str(getattr(motif, "alt", None) or motif.name)
+
+
+@functools.lru_cache(maxsize=8)
+def jaspar_targets(collection: str = "CORE", tax_group: str | None = "vertebrates",
+                   release: str = "JASPAR2026") -> tuple[Motif, ...]:
+    """JASPAR matrices from pyjaspar's bundled database (offline), cached per process."""
+    from seqcnn.seq.jaspar import jaspar_motifs
+
+    return tuple(jaspar_motifs(None, collection=collection, tax_group=tax_group, release=release))
+
+
+def load_targets(source: str | Path | None = None, *, collection: str = "CORE",
+                 tax_group: str | None = "vertebrates", release: str = "JASPAR2026") -> list[Motif]:
+    """Target motifs: JASPAR (``source`` None or "jaspar") or the motifs of a MEME file."""
+    if source is None or str(source).lower() == "jaspar":
+        targets = list(jaspar_targets(collection, tax_group, release))
+    else:
+        from seqcnn.seq.meme import read_meme
+
+        targets = read_meme(source)
+    if not targets:
+        raise InputError("no target motifs to compare against", file=None if source is None else str(source))
+    return targets
+
+
+def best_matches(table: pd.DataFrame) -> pd.DataFrame:
+    """The rank-1 row of each query in a ``tomtom_table``, indexed by query."""
+    return table[table["rank"] == 1].set_index("query")
