@@ -6,6 +6,9 @@ Signatures (every block takes ``dims=1`` or ``dims=2``)::
               padding="same"|"valid"|"causal"|int, norm=None|"batch"|"layer", activation="relu",
               pool=None|"max"|"avg", pool_size=2, pool_stride=None, pool_padding=0, ceil_mode=False,
               dropout=0.0, bias=None)
+    conv_stack(in_channels, channels, kernel_sizes, *, pool_sizes=None, dropouts=None, **block_kwargs)
+        # nn.Sequential of ConvBlocks: channels[i] filters of width kernel_sizes[i], max-pooled by
+        # pool_sizes[i] (1 or None: no pool), dropout dropouts[i]; other ConvBlock arguments shared
     UpConv(in_channels, out_channels, *, dims=1, scale=2, kernel_size=None, norm=None, activation=None,
            bias=None)                               # transposed-convolution upsampling, L -> L * scale
     conv_layer(in_channels, out_channels, kernel_size, *, dims=1, stride=1, dilation=1, groups=1,
@@ -226,3 +229,29 @@ class UpConv(nn.Sequential):
                              ("act", make_activation(activation))):
             if module is not None:
                 self.add_module(name, module)
+
+
+def conv_stack(
+    in_channels: int,
+    channels: Sequence[int],
+    kernel_sizes: Sequence[IntOrPair],
+    *,
+    pool_sizes: Sequence[int | None] | None = None,
+    dropouts: Sequence[float] | None = None,
+    pool: str = "max",
+    **block_kwargs: object,
+) -> nn.Sequential:
+    """``nn.Sequential`` of ``ConvBlock`` s, one per entry of ``channels`` (see the module docstring)."""
+    n = len(channels)
+    pool_sizes = [None] * n if pool_sizes is None else list(pool_sizes)
+    dropouts = [0.0] * n if dropouts is None else list(dropouts)
+    if not len(kernel_sizes) == len(pool_sizes) == len(dropouts) == n:
+        raise ValueError(f"need one kernel size, pool size and dropout per layer ({n} layers), got "
+                         f"{list(kernel_sizes)}, {pool_sizes}, {dropouts}")
+    blocks = nn.Sequential()
+    for out_channels, kernel, size, rate in zip(channels, kernel_sizes, pool_sizes, dropouts, strict=True):
+        pooled = size not in (None, 1)
+        blocks.append(ConvBlock(in_channels, out_channels, kernel, pool=pool if pooled else None,
+                                pool_size=size if pooled else 2, dropout=rate, **block_kwargs))  # type: ignore[arg-type]
+        in_channels = out_channels
+    return blocks

@@ -3,6 +3,9 @@
 Signature::
 
     Network(body, head, *, dims=1, input_size=None)
+    Network.with_dense_head(body, out_features, *, in_channels, input_size, dims=1, **dense_head_kwargs)
+        # head = DenseHead sized from feature_shape(body, (in_channels, *input_size)): no hand-computed
+        # flatten size; ValueError when the input is too short for the body
         # forward(x) = head(body(x)); x is (N, C, L) for dims=1, (N, C, H, W) for dims=2
         # input_size: L (int) or (H, W) the head was built for; None when any size works
 
@@ -24,6 +27,7 @@ import torch
 from torch import nn
 
 from seqcnn.errors import InputError
+from seqcnn.layers.heads import DenseHead, feature_shape
 from seqcnn.layers.receptive import Chain, Node, node_of, positional_length, receptive_field
 
 
@@ -37,6 +41,16 @@ class Network(nn.Module):
         self.head = head
         self.dims = dims
         self.input_size = input_size
+
+    @classmethod
+    def with_dense_head(cls, body: nn.Sequential, out_features: int, *, in_channels: int,
+                        input_size: int | tuple[int, int], dims: int = 1, **head_kwargs: Any) -> Network:
+        """A Network whose ``DenseHead`` input size is inferred from ``body`` at ``input_size``."""
+        size = input_size if isinstance(input_size, tuple) else (input_size,)
+        shape = feature_shape(body, (in_channels, *size))
+        if any(s < 1 for s in shape):
+            raise ValueError(f"input size {input_size} is too small for this network (features {shape})")
+        return cls(body, DenseHead(shape, out_features, **head_kwargs), dims=dims, input_size=input_size)
 
     @property
     def input_length(self) -> int | None:
