@@ -1,0 +1,187 @@
+"""Self-contained HTML reports: images embedded as base64 data URIs, inline CSS and a small sortable-table
+script, no external resource of any kind, so a report opens offline from a single file."""
+
+from __future__ import annotations
+
+import base64
+import html
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from seqcnn.atomic import atomic_open
+
+_CSS = """
+body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 1.5em; color: #222; }
+h1 { font-size: 1.4em; } h2 { font-size: 1.15em; margin-top: 1.6em; }
+table { border-collapse: collapse; font-size: 0.85em; }
+th, td { border: 1px solid #ccc; padding: 3px 6px; vertical-align: middle; text-align: left; }
+th { background: #f2f2f2; position: sticky; top: 0; }
+table.sortable th { cursor: pointer; user-select: none; }
+table.sortable th[data-order="asc"]::after { content: " \\25B2"; }
+table.sortable th[data-order="desc"]::after { content: " \\25BC"; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+td img { display: block; max-height: 90px; }
+.note { color: #555; font-size: 0.9em; max-width: 60em; }
+.figure { margin: 0.8em 0; } .figure img { max-width: 100%; }
+"""
+
+# Sorts a table.sortable by the clicked column: numbers numerically (before text), text case-blind;
+# a cell's data-sort attribute, when present, is its key (cells holding images, formatted numbers).
+_SORT_JS = """
+(function () {
+  function key(cell) {
+    var v = cell.hasAttribute("data-sort") ? cell.getAttribute("data-sort") : cell.textContent.trim();
+    var n = Number(v);
+    return (v !== "" && isFinite(n)) ? [0, n] : [1, v.toLowerCase()];
+  }
+  function compare(a, b) {
+    if (a[0] !== b[0]) { return a[0] - b[0]; }
+    return a[1] < b[1] ? -1 : (a[1] > b[1] ? 1 : 0);
+  }
+  document.querySelectorAll("table.sortable").forEach(function (table) {
+    var headers = table.querySelectorAll("thead th");
+    headers.forEach(function (th, col) {
+      th.addEventListener("click", function () {
+        var asc = th.getAttribute("data-order") !== "asc";
+        headers.forEach(function (h) { h.removeAttribute("data-order"); });
+        th.setAttribute("data-order", asc ? "asc" : "desc");
+        var body = table.tBodies[0];
+        var rows = Array.prototype.slice.call(body.rows);
+        rows.sort(function (r1, r2) {
+          var c = compare(key(r1.cells[col]), key(r2.cells[col]));
+          return asc ? c : -c;
+        });
+        rows.forEach(function (r) { body.appendChild(r); });
+      });
+    });
+  });
+})();
+"""
+
+
+def escape(text: object) -> str:
+    """HTML-escape ``str(text)`` (quotes included)."""
+    return html.escape(str(text), quote=True)
+
+
+def png_data_uri(png: bytes) -> str:
+    """A ``data:image/png;base64,...`` URI of PNG bytes."""
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def img_tag(png: bytes, alt: str, *, title: str | None = None) -> str:
+    """An ``<img>`` with the PNG embedded (no file beside the report needed)."""
+    tip = f' title="{escape(title)}"' if title else ""
+    return f'<img src="{png_data_uri(png)}" alt="{escape(alt)}"{tip}>'
+
+
+@dataclass
+class Cell:
+    """A table cell: ``html`` is inserted as is (escape text yourself), ``sort`` is its sort key."""
+
+    html: str
+    sort: str | float | None = None
+    numeric: bool = False
+
+
+def text_cell(value: object) -> Cell:
+    """A cell showing ``value`` escaped; numbers are right-aligned, shown with 3 significant digits."""
+    if isinstance(value, float):
+        shown = "" if value != value else f"{value:.3g}"  # NaN shows empty
+        return Cell(escape(shown), sort="" if value != value else repr(value), numeric=True)
+    if isinstance(value, int):
+        return Cell(escape(value), sort=str(value), numeric=True)
+    return Cell(escape("" if value is None else value))
+
+
+def sortable_table(headers: Sequence[str], rows: Sequence[Sequence[Cell]], *, table_id: str) -> str:
+    """A ``<table class="sortable">``: click a header to sort by that column."""
+    head = "".join(f"<th>{escape(h)}</th>" for h in headers)
+    body = []
+    for row in rows:
+        cells = []
+        for c in row:
+            attrs = ' class="num"' if c.numeric else ""
+            if c.sort is not None:
+                attrs += f' data-sort="{escape(c.sort)}"'
+            cells.append(f"<td{attrs}>{c.html}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return (f'<table class="sortable" id="{escape(table_id)}"><thead><tr>{head}</tr></thead>'
+            f"<tbody>{''.join(body)}</tbody></table>")
+
+
+def page(title: str, sections: Sequence[str]) -> str:
+    """A complete HTML document with inline CSS and the sortable-table script."""
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+            f"<title>{escape(title)}</title>"
+            f"<style>{_CSS}</style></head><body><h1>{escape(title)}</h1>\n"
+            + "\n".join(sections) + f"\n<script>{_SORT_JS}</script></body></html>\n")
+
+
+def section(heading: str, *parts: str) -> str:
+    """An ``<h2>`` section holding the given HTML fragments."""
+    return f"<section><h2>{escape(heading)}</h2>{''.join(parts)}</section>"
+
+
+def write_html(document: str, path: str | Path) -> Path:
+    """Write ``document`` to ``path`` atomically (UTF-8)."""
+    with atomic_open(path, "w", encoding="utf-8") as handle:
+        handle.write(document)
+    return Path(path)
+
+
+def _motif_rows(table: pd.DataFrame, logos: dict[str, bytes],
+                match_logos: dict[str, bytes]) -> list[list[Cell]]:
+    """Rows of the motif table: filter, its logo, its best match's logo, then the numbers."""
+    rows = []
+    for rec in table.itertuples(index=False):
+        own = logos.get(rec.filter)
+        match = match_logos.get(rec.filter)
+        rows.append([
+            Cell(escape(rec.filter), sort=rec.filter.removeprefix("filter"), numeric=True),
+            Cell(img_tag(own, f"logo of {rec.filter}") if own else "", sort=rec.consensus),
+            Cell(img_tag(match, f"logo of {rec.match_id}") if match else "", sort=rec.match_name or ""),
+            Cell(f"<code>{escape(rec.consensus)}</code>", sort=rec.consensus),
+            text_cell(float(rec.information_content)), text_cell(int(rec.sites)),
+            text_cell(float(rec.influence)), text_cell(rec.match_id or ""), text_cell(rec.match_name or ""),
+            text_cell(rec.match_orientation or ""), text_cell(float(rec.match_q_value)),
+        ])
+    return rows
+
+
+def render_motif_report(
+    table: pd.DataFrame, logos: dict[str, bytes], match_logos: dict[str, bytes], influence: bytes | None,
+    maps: Sequence[tuple[str, bytes]], *, info: dict[str, object], maps_note: str | None = None,
+    q_threshold: float = 0.05,
+) -> str:
+    """The motif report page: summary, sortable motif table, influence chart and example mutation maps.
+
+    ``table`` is ``seqcnn.report.motif_report.summary_table``; logos are PNG bytes keyed by filter name.
+    """
+    matched = int((table["match_q_value"] < q_threshold).sum())
+    facts = "".join(f"<li>{escape(k)}: {escape(v)}</li>" for k, v in info.items())
+    summary = section(
+        "Summary",
+        f"<ul>{facts}<li>filters: {len(table)}; matching a known motif at q &lt; {q_threshold}: {matched} "
+        f"({matched / max(1, len(table)):.0%})</li></ul>",
+        '<p class="note">Each filter\'s matrix counts the bases of every window that activates it over half '
+        "its maximum (or its exponentiated kernel). Matches: TomTom (memelite) against the targets, "
+        "on the filter's informative core; q-values by Benjamini-Hochberg over the targets. Influence: "
+        "mean drop of the predictions when the filter is zeroed. Click a column header to sort.</p>")
+    headers = ["filter", "logo", "best match logo", "consensus", "information (bits)", "sites", "influence",
+               "match id", "match name", "strand", "q-value"]
+    parts = [summary, section("Filters", sortable_table(headers, _motif_rows(table, logos, match_logos),
+                                                        table_id="motifs"))]
+    if influence is not None:
+        chart = img_tag(influence, "filter influence")
+        parts.append(section("Filter influence", f'<div class="figure">{chart}</div>'))
+    map_parts = [f'<div class="figure"><p>{escape(name)}</p>{img_tag(png, f"mutation map of {name}")}</div>'
+                 for name, png in maps]
+    if maps_note and not maps:
+        map_parts.append(f'<p class="note">{escape(maps_note)}</p>')
+    parts.append(section("Example mutation maps", *map_parts))
+    return page("seqcnn motif report", parts)
