@@ -1,0 +1,191 @@
+"""Base codes and the table-lookup fast path for the first convolution on one-hot input.
+
+Sequences are held as ``uint8`` codes, one per base: 0-3 = A, C, G, T (U = T), 4 = N, 5 = padding
+(an all-zero column), 6-15 = the other IUPAC ambiguity letters, 255 = not a base. One table lookup
+per base turns text into codes (faster than building a float one-hot array first), and codes turn
+into the float one-hot input ``(N, 4, L)`` (N = 0.25 each, as ``seqcnn.seq.encode.one_hot``) with one
+more lookup.
+
+On codes 0-5 the first ``Conv1d`` of a model is a sum of table lookups: each kernel position adds
+the weight column of the base found there. Grouping ``g`` adjacent positions into one ``6**g``-row
+table turns the ``4*K`` multiply-adds per output into ``ceil(K/g)`` row additions, done by
+``torch.nn.functional.embedding_bag(mode="sum")``. :class:`TableConv1d` replaces the first conv in a
+copy of the model; it checks at every call that it got the input the scorer passed in (anything
+else means the model transformed its input first, and the scorer falls back to the plain forward).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from seqcnn.seq.alphabet import COMPLEMENT, IUPAC
+
+CODE_N = 4
+CODE_PAD = 5
+INVALID = 255
+N_FAST_CODES = 6  # codes a lookup table covers: A C G T N pad
+_TABLE_BYTES = 2 << 20  # keep the grouped tables around L2 size
+
+_LETTERS = "ACGTN" + "RYSWKMBDHV"
+_CODE_OF = {letter: (i if i < 5 else i + 1) for i, letter in enumerate(_LETTERS)}
+_CODE_OF["U"] = 3
+
+
+def _tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Byte -> code, code -> complement code, and code -> (A, C, G, T) fractions."""
+    byte_to_code = np.full(256, INVALID, dtype=np.uint8)
+    onehot = np.zeros((256, 4), dtype=np.float32)
+    for letter, code in _CODE_OF.items():
+        byte_to_code[ord(letter)] = byte_to_code[ord(letter.lower())] = code
+        onehot[code] = IUPAC[letter]
+    complement = np.arange(256, dtype=np.uint8)
+    for letter, code in _CODE_OF.items():
+        complement[code] = _CODE_OF[COMPLEMENT[letter]]
+    complement[CODE_PAD] = CODE_PAD
+    return byte_to_code, complement, onehot
+
+
+BYTE_TO_CODE, COMPLEMENT_CODE, CODE_ONEHOT = _tables()
+
+
+def encode_codes(seq: str) -> np.ndarray:
+    """Codes ``(L,)`` uint8 of one sequence; letters outside IUPAC (and non-ASCII) become 255."""
+    raw = np.frombuffer(seq.encode("latin-1", errors="replace"), dtype=np.uint8)
+    return BYTE_TO_CODE[raw]
+
+
+def first_invalid(codes: np.ndarray) -> int | None:
+    """0-based position of the first code 255, or None."""
+    bad = np.flatnonzero(codes == INVALID)
+    return int(bad[0]) if bad.size else None
+
+
+def reverse_complement_codes(codes: np.ndarray) -> np.ndarray:
+    """Reverse complement of codes ``(..., L)``."""
+    return COMPLEMENT_CODE[codes[..., ::-1]]
+
+
+def codes_to_onehot(codes: np.ndarray) -> np.ndarray:
+    """Float32 one-hot ``(N, 4, L)`` of codes ``(N, L)``; N = 0.25 each, padding = zeros."""
+    return np.ascontiguousarray(CODE_ONEHOT[codes].transpose(0, 2, 1))
+
+
+def onehot_to_codes(x: np.ndarray) -> np.ndarray | None:
+    """Codes ``(N, L)`` of a float one-hot ``(N, 4, L)`` if it holds only exact bases, N (0.25) and
+    zero columns; None otherwise."""
+    argmax = x.argmax(axis=1).astype(np.uint8)
+    codes = np.where(x.max(axis=1) == 1.0, argmax, np.uint8(INVALID))
+    codes[np.all(x == 0.25, axis=1)] = CODE_N
+    codes[np.all(x == 0.0, axis=1)] = CODE_PAD
+    if (codes == INVALID).any() or not np.array_equal(codes_to_onehot(codes), x):
+        return None
+    return codes
+
+
+class FastPathBypassed(RuntimeError):
+    """The model did not hand its own input to the first conv: use the plain forward."""
+
+
+class TableConv1d(nn.Module):
+    """``conv`` computed by table lookups on codes; a drop-in for it otherwise.
+
+    Armed with :meth:`arm` (indices from :meth:`prepare` and the placeholder tensor the model is
+    called with), ``forward`` returns ``(N, O, L_out)`` from the tables; given any other tensor while
+    armed it raises :class:`FastPathBypassed`. Unarmed it is the plain conv.
+    """
+
+    def __init__(self, conv: nn.Conv1d) -> None:
+        super().__init__()
+        kernel, out_ch = conv.kernel_size[0], conv.out_channels
+        self.conv = conv
+        self.kernel, self.stride, self.out_channels = kernel, conv.stride[0], out_ch
+        self.pad_left, self.pad_right = _padding(conv)
+        self.group = _choose_group(kernel, out_ch)
+        self.n_groups = math.ceil(kernel / self.group)
+        self.register_buffer("table", _build_table(conv, self.group, self.n_groups), persistent=False)
+        self._token: torch.Tensor | None = None
+        self._indices: torch.Tensor | None = None
+        self._shape: tuple[int, int] = (0, 0)
+
+    @staticmethod
+    def supports(module: nn.Module) -> bool:
+        """True for a Conv1d on 4 channels that the tables can reproduce."""
+        return (isinstance(module, nn.Conv1d) and module.in_channels == 4 and module.groups == 1
+                and module.dilation[0] == 1 and module.padding_mode == "zeros")
+
+    def prepare(self, codes: np.ndarray) -> np.ndarray:
+        """Bag indices ``(N * L_out, n_groups)`` int32 for codes ``(N, L)`` (values 0-5)."""
+        g, nb, stride = self.group, self.n_groups, self.stride
+        extra = nb * g - self.kernel  # zero weights past the kernel read padding codes
+        c = np.pad(codes, ((0, 0), (self.pad_left, self.pad_right + extra)), constant_values=CODE_PAD)
+        n, length = c.shape
+        l_out = (length - extra - self.kernel) // stride + 1
+        grouped = c[:, : length - g + 1].astype(np.int32)
+        for t in range(1, g):
+            grouped += c[:, t : length - g + 1 + t].astype(np.int32) * N_FAST_CODES**t
+        row, col = grouped.strides
+        view = np.lib.stride_tricks.as_strided(grouped, (n, l_out, nb), (row, col * stride, col * g))
+        offsets = np.arange(nb, dtype=np.int32) * N_FAST_CODES**g
+        out = np.empty((n, l_out, nb), dtype=np.int32)
+        np.add(view, offsets, out=out)
+        return out.reshape(n * l_out, nb)
+
+    def arm(self, token: torch.Tensor, indices: torch.Tensor) -> None:
+        """Expect ``token`` as input next and answer it from ``indices``."""
+        self._token, self._indices = token, indices
+        self._shape = (token.shape[0], indices.shape[0] // token.shape[0])
+
+    def disarm(self) -> None:
+        self._token = self._indices = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self._token is None:
+            return self.conv(x)
+        if x is not self._token:
+            raise FastPathBypassed("the first conv did not receive the model input")
+        out = F.embedding_bag(self._indices, self.table, mode="sum")
+        n, l_out = self._shape
+        return out.view(n, l_out, self.out_channels).permute(0, 2, 1)
+
+
+def _padding(conv: nn.Conv1d) -> tuple[int, int]:
+    if conv.padding == "valid":
+        return 0, 0
+    if conv.padding == "same":
+        total = conv.kernel_size[0] - 1
+        return total // 2, total - total // 2
+    return conv.padding[0], conv.padding[0]
+
+
+def _choose_group(kernel: int, out_channels: int) -> int:
+    """Fewest lookups per output whose tables stay within ~2 MB (at least 1 base per lookup)."""
+    best = 1
+    for g in range(2, 6):
+        size = math.ceil(kernel / g) * N_FAST_CODES**g * out_channels * 4
+        if size <= _TABLE_BYTES and math.ceil(kernel / g) < math.ceil(kernel / best):
+            best = g
+    return best
+
+
+def _build_table(conv: nn.Conv1d, g: int, n_groups: int) -> torch.Tensor:
+    """Rows ``j * 6**g + code`` hold the summed weights of group ``j`` for grouped ``code``; the
+    bias is folded into group 0. Shape ``(n_groups * 6**g, out_channels)``."""
+    weight = conv.weight.detach().to(torch.float64)  # (O, 4, K)
+    out_ch, _, kernel = weight.shape
+    per_code = torch.zeros(out_ch, N_FAST_CODES, n_groups * g, dtype=torch.float64)
+    per_code[:, :4, :kernel] = weight
+    per_code[:, CODE_N, :kernel] = weight.sum(1) * 0.25
+    digits = torch.tensor(np.indices((N_FAST_CODES,) * g).reshape(g, -1)[::-1].copy())  # (g, 6**g)
+    tables = []
+    for j in range(n_groups):
+        rows = sum(per_code[:, digits[t], j * g + t] for t in range(g))  # (O, 6**g)
+        tables.append(rows.T)
+    table = torch.cat(tables, 0)
+    if conv.bias is not None:
+        table[: N_FAST_CODES**g] += conv.bias.detach().to(torch.float64)
+    return table.to(conv.weight.dtype).contiguous()

@@ -1,0 +1,225 @@
+"""Input side of scoring: records -> validated base codes -> batches, in a background thread.
+
+A producer thread reads records, encodes them to codes (``seqcnn.predict_fast``), fits their
+lengths to the model and prepares each batch for the forward pass, handing finished batches to the
+scorer through a bounded queue; torch releases the GIL during the forward pass, so parsing and
+encoding overlap with compute while memory holds only a few batches.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from seqcnn.errors import InputError
+from seqcnn.predict_fast import encode_codes, first_invalid
+from seqcnn.seq.encode import pad_or_crop
+
+_END = object()
+
+
+@dataclass
+class ScoreStats:
+    """What happened to the input: counts of records, fitted lengths and skipped ids."""
+
+    n_records: int = 0
+    n_padded: int = 0
+    n_cropped: int = 0
+    n_windows: int = 0
+    skipped: list[str] = field(default_factory=list)
+
+    def length_note(self, length: int | None) -> str | None:
+        """A one-line note on padded/cropped sequences, or None when nothing was changed."""
+        if not (self.n_padded or self.n_cropped):
+            return None
+        target = f"the model's input length {length}" if length else "the model's minimum length"
+        return f"{self.n_padded} sequence(s) padded with N and {self.n_cropped} cropped (centred) to {target}"
+
+
+@dataclass
+class Chunk:
+    """Up to a few batches of records, in input order.
+
+    ``keys`` identify the rows (record ids, or ``(id, start, end)`` for windows); ``groups`` are
+    ``(row indices, prepared batch)`` pairs of equal-length inputs; ``seqs`` the fitted sequences
+    when asked for (``--echo``).
+    """
+
+    keys: list[Any]
+    groups: list[tuple[np.ndarray, Any]]
+    seqs: list[str] | None = None
+
+
+def background(items: Iterable[Any], *, maxsize: int = 3) -> Iterator[Any]:
+    """Iterate ``items`` in a daemon thread, ``maxsize`` ahead; its exceptions re-raise here.
+
+    Closing the returned generator early (or an error downstream) stops the thread.
+    """
+    buffer: queue.Queue = queue.Queue(maxsize)
+    stop = threading.Event()
+
+    def put(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                buffer.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def work() -> None:
+        try:
+            for item in items:
+                if not put(item):
+                    return
+            put(_END)
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+            put(_Failure(exc))
+
+    thread = threading.Thread(target=work, name="seqcnn-score-input", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = buffer.get()
+            if item is _END:
+                return
+            if isinstance(item, _Failure):
+                raise item.exc
+            yield item
+    finally:
+        stop.set()
+
+
+@dataclass
+class _Failure:
+    exc: BaseException
+
+
+@dataclass
+class LengthPolicy:
+    """Fixed-length models get every sequence padded/cropped to ``length``; others any length
+    of at least ``minimum`` (shorter ones are padded with N, centred)."""
+
+    length: int | None
+    minimum: int = 1
+
+    def fit(self, seq: str, stats: ScoreStats) -> str:
+        target = self.length if self.length else max(len(seq), self.minimum)
+        if len(seq) < target:
+            stats.n_padded += 1
+        elif len(seq) > target:
+            stats.n_cropped += 1
+        else:
+            return seq
+        return pad_or_crop(seq, target, "center")
+
+
+def valid_codes(rid: str, seq: str, file: str | None, stats: ScoreStats | None,
+                skip_invalid: bool) -> np.ndarray | None:
+    """Codes of ``seq``; an invalid or empty record raises InputError, or is skipped (noted in
+    ``stats``) with ``skip_invalid``."""
+    codes = encode_codes(seq)
+    bad = first_invalid(codes)
+    if bad is None and codes.size:
+        return codes
+    if skip_invalid and stats is not None:
+        stats.skipped.append(rid)
+        return None
+    if bad is None:
+        raise InputError("empty sequence", file=file, record=rid)
+    raise InputError(f"invalid character {seq[bad]!r} (not an IUPAC nucleotide code)",
+                     file=file, record=rid, position=bad + 1)
+
+
+def record_chunks(
+    records: Iterable[tuple[Any, str]],
+    prepare: Callable[[np.ndarray], Any],
+    policy: LengthPolicy,
+    stats: ScoreStats,
+    *,
+    batch_size: int,
+    file: str | None = None,
+    skip_invalid: bool = False,
+    echo: bool = False,
+    chunk_batches: int = 4,
+) -> Iterator[Chunk]:
+    """Chunks of ``batch_size * chunk_batches`` records; equal lengths are batched together."""
+    pending: list[tuple[Any, str, np.ndarray]] = []
+    for rid, seq in records:
+        stats.n_records += 1
+        codes = valid_codes(str(rid), seq, file, stats, skip_invalid)
+        if codes is None:
+            continue
+        fitted = policy.fit(seq, stats)
+        if fitted is not seq:
+            codes = encode_codes(fitted)
+        pending.append((rid, fitted if echo else "", codes))
+        if len(pending) >= batch_size * chunk_batches:
+            yield _chunk(pending, prepare, batch_size, echo)
+            pending = []
+    if pending:
+        yield _chunk(pending, prepare, batch_size, echo)
+
+
+def _chunk(items: list[tuple[Any, str, np.ndarray]], prepare: Callable[[np.ndarray], Any],
+           batch_size: int, echo: bool) -> Chunk:
+    by_length: dict[int, list[int]] = {}
+    for i, (_, _, codes) in enumerate(items):
+        by_length.setdefault(len(codes), []).append(i)
+    groups = []
+    for rows in by_length.values():
+        for start in range(0, len(rows), batch_size):
+            idx = np.asarray(rows[start : start + batch_size])
+            groups.append((idx, prepare(np.stack([items[i][2] for i in idx]))))
+    return Chunk([k for k, _, _ in items], groups, [s for _, s, _ in items] if echo else None)
+
+
+def window_starts(length: int, window: int, step: int) -> np.ndarray:
+    """Starts of windows ``[s, s + window)`` every ``step`` bases, plus one ending at the sequence's
+    end when the grid stops short of it; a sequence shorter than the window gets one window at 0."""
+    if length <= window:
+        return np.zeros(1, dtype=np.int64)
+    starts = np.arange(0, length - window + 1, step, dtype=np.int64)
+    if starts[-1] + window < length:
+        starts = np.append(starts, length - window)
+    return starts
+
+
+def window_chunks(
+    records: Iterable[tuple[str, str]],
+    prepare: Callable[[np.ndarray], Any],
+    stats: ScoreStats,
+    *,
+    window: int,
+    step: int,
+    batch_size: int,
+    file: str | None = None,
+    skip_invalid: bool = False,
+) -> Iterator[Chunk]:
+    """Chunks of ``(id, start, end)`` windows over each record (one batch per chunk); a record
+    shorter than ``window`` is padded with N (centred) and reported with its real end."""
+    keys: list[tuple[str, int, int]] = []
+    rows: list[np.ndarray] = []
+    for rid, seq in records:
+        stats.n_records += 1
+        codes = valid_codes(rid, seq, file, stats, skip_invalid)
+        if codes is None:
+            continue
+        if len(codes) < window:
+            stats.n_padded += 1
+            codes = encode_codes(pad_or_crop(seq, window, "center"))
+        for start in window_starts(len(seq), window, step).tolist():
+            keys.append((rid, start, min(start + window, len(seq))))
+            rows.append(codes[start : start + window])
+            if len(rows) == batch_size:
+                stats.n_windows += len(rows)
+                yield Chunk(keys, [(np.arange(len(rows)), prepare(np.stack(rows)))])
+                keys, rows = [], []
+    if rows:
+        stats.n_windows += len(rows)
+        yield Chunk(keys, [(np.arange(len(rows)), prepare(np.stack(rows)))])

@@ -1,0 +1,274 @@
+"""Output tables written row batch by row batch; the format follows the file extension.
+
+``.tsv``/``.txt`` (tab-separated, header line), ``.tsv.gz``/``.txt.gz`` (the same, gzip), ``.parquet``
+(pyarrow, one row group per ~64k rows), ``.npz`` (one array per column) and ``-`` (TSV on stdout).
+Files are written to a temporary name and renamed when the writer closes without error
+(``seqcnn.atomic``), so a failed run never leaves a partial table. Memory stays flat: TSV rows are
+formatted and written per batch, parquet buffers one row group, npz spools columns to temporary
+files and assembles the archive at the end.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import io
+import os
+import sys
+import tempfile
+import zipfile
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+
+from seqcnn.atomic import atomic_path
+from seqcnn.errors import InputError
+
+FORMATS = {".tsv": "tsv", ".txt": "tsv", ".tsv.gz": "tsv.gz", ".txt.gz": "tsv.gz",
+           ".parquet": "parquet", ".npz": "npz"}
+FLOAT_FORMAT = "%.7g"  # float32 keeps ~7 significant digits
+_PARQUET_ROWS = 65536
+
+Columns = Mapping[str, Any]  # column name -> 1-D array or list (a pandas DataFrame works too)
+
+
+def table_format(path: str | os.PathLike) -> str:
+    """The format picked by ``path``'s extension: tsv, tsv.gz, parquet or npz (``-`` is tsv)."""
+    name = str(path).lower()
+    if name == "-":
+        return "tsv"
+    for ext in sorted(FORMATS, key=len, reverse=True):
+        if name.endswith(ext):
+            return FORMATS[ext]
+    known = ", ".join(FORMATS)
+    raise InputError(f"unknown output extension (use {known}, or - for stdout)", file=str(path))
+
+
+def _as_columns(batch: Columns) -> dict[str, np.ndarray]:
+    """Turn a mapping or DataFrame into equal-length 1-D numpy columns."""
+    cols = {str(k): np.asarray(batch[k]) for k in batch}
+    lengths = {len(v) for v in cols.values()}
+    if len(lengths) > 1:
+        raise ValueError(f"columns of unequal length: { {k: len(v) for k, v in cols.items()} }")
+    return cols
+
+
+def _format_rows(cols: dict[str, np.ndarray]) -> str:
+    """Tab-separated lines for one batch; floats as %.7g, everything else as str."""
+    if not cols:
+        return ""
+    fmts = [FLOAT_FORMAT if v.dtype.kind == "f" else "%s" for v in cols.values()]
+    line = "\t".join(fmts)
+    rows = zip(*(v.tolist() for v in cols.values()), strict=True)
+    return "".join(line % row + "\n" for row in rows)
+
+
+class TableWriter:
+    """Streams batches of rows (``write``) to ``path``; use as a context manager.
+
+    The columns and their order are fixed by the first batch; each later batch must have the same
+    names. Leaving the ``with`` block through an exception discards the file.
+    """
+
+    def __init__(self, path: str | os.PathLike, *, header: bool = True) -> None:
+        self.path = str(path)
+        self.format = table_format(path)
+        self.header = header
+        self.columns: list[str] | None = None
+        self.n_rows = 0
+        self._stack = contextlib.ExitStack()
+        self._sink: Any = None
+
+    def __enter__(self) -> TableWriter:
+        if self.path == "-":
+            self._sink = _TextSink(sys.stdout, flush=True)
+        else:
+            tmp = self._stack.enter_context(atomic_path(self.path))
+            self._sink = self._open_sink(tmp)
+        return self
+
+    def _open_sink(self, tmp: Path) -> Any:
+        if self.format == "tsv":
+            return _TextSink(self._stack.enter_context(open(tmp, "w", encoding="utf-8", newline="")))
+        if self.format == "tsv.gz":
+            handle = self._stack.enter_context(gzip.open(tmp, "wt", encoding="utf-8", newline="",
+                                                         compresslevel=6))
+            return _TextSink(handle)
+        if self.format == "parquet":
+            return _ParquetSink(tmp)
+        return _NpzSink(tmp)
+
+    def write(self, batch: Columns) -> None:
+        """Append the rows of ``batch`` (column name -> values)."""
+        cols = _as_columns(batch)
+        if self.columns is None:
+            self.columns = list(cols)
+            if self.header and self.format in ("tsv", "tsv.gz"):
+                self._sink.write_text("\t".join(self.columns) + "\n")
+        elif list(cols) != self.columns:
+            raise ValueError(f"batch columns {list(cols)} differ from the first batch's {self.columns}")
+        self._sink.write(cols)
+        self.n_rows += len(next(iter(cols.values()), []))
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            if exc_type is None:
+                self._sink.close(self.columns or [])
+            else:
+                self._sink.abort()
+        finally:
+            self._stack.__exit__(exc_type, exc, tb)
+
+
+def open_table(path: str | os.PathLike, *, header: bool = True) -> TableWriter:
+    """A :class:`TableWriter` for ``path`` (``-`` is stdout); enter it with ``with``."""
+    return TableWriter(path, header=header)
+
+
+def write_table(frame: Columns, path: str | os.PathLike, *, header: bool = True) -> None:
+    """Write a whole table (DataFrame or column mapping) at once."""
+    with open_table(path, header=header) as writer:
+        writer.write(frame)
+
+
+class _TextSink:
+    """TSV rows to a text handle; ``flush`` after each batch for pipes."""
+
+    def __init__(self, handle: TextIO, *, flush: bool = False) -> None:
+        self.handle = handle
+        self.flush = flush
+
+    def write_text(self, text: str) -> None:
+        self.handle.write(text)
+
+    def write(self, cols: dict[str, np.ndarray]) -> None:
+        self.handle.write(_format_rows(cols))
+        if self.flush:
+            self.handle.flush()
+
+    def close(self, columns: list[str]) -> None:
+        self.handle.flush()
+
+    def abort(self) -> None:
+        """Nothing to undo: the temporary file is removed by ``atomic_path``."""
+
+
+class _ParquetSink:
+    """Buffers up to ~64k rows, then writes them as one parquet row group."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.buffer: list[dict[str, np.ndarray]] = []
+        self.buffered = 0
+        self.writer: Any = None
+
+    def write(self, cols: dict[str, np.ndarray]) -> None:
+        self.buffer.append(cols)
+        self.buffered += len(next(iter(cols.values()), []))
+        if self.buffered >= _PARQUET_ROWS:
+            self._flush()
+
+    def _flush(self) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        if not self.buffer:
+            return
+        names = list(self.buffer[0])
+        arrays = {n: np.concatenate([b[n] for b in self.buffer]) for n in names}
+        table = pa.table({n: pa.array(_parquet_values(a)) for n, a in arrays.items()})
+        if self.writer is None:
+            self.writer = pq.ParquetWriter(str(self.path), table.schema)
+        self.writer.write_table(table)
+        self.buffer, self.buffered = [], 0
+
+    def close(self, columns: list[str]) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        self._flush()
+        if self.writer is None:  # no rows: an empty table with the known column names
+            pq.write_table(pa.table({c: pa.array([], pa.string()) for c in columns}), str(self.path))
+        else:
+            self.writer.close()
+
+    def abort(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+def _parquet_values(array: np.ndarray) -> Any:
+    return array.astype(str) if array.dtype.kind in "OU" else array
+
+
+class _NpzSink:
+    """Spools each column to a temporary file; ``close`` streams them into an ``.npz`` archive.
+
+    Strings are stored as fixed-width unicode (``<U{max length}``) so that ``np.load`` needs no pickle.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.dir = tempfile.TemporaryDirectory(prefix=".npz-", dir=path.parent)
+        self.spools: dict[str, io.BufferedRandom] = {}
+        self.dtypes: dict[str, np.dtype] = {}
+        self.widths: dict[str, int] = {}
+        self.counts: dict[str, int] = {}
+
+    def write(self, cols: dict[str, np.ndarray]) -> None:
+        for name, values in cols.items():
+            if name not in self.spools:
+                self.spools[name] = open(Path(self.dir.name) / f"{len(self.spools)}.bin", "w+b")  # noqa: SIM115
+                self.counts[name] = 0
+                self.widths[name] = 1
+            spool = self.spools[name]
+            if values.dtype.kind in "OUS":
+                strings = [str(s) for s in values.tolist()]
+                self.widths[name] = max([self.widths[name], *map(len, strings)])
+                spool.write("".join(s + "\n" for s in strings).encode("utf-8"))
+                self.dtypes[name] = np.dtype("U")
+            else:
+                self.dtypes.setdefault(name, values.dtype)
+                spool.write(np.ascontiguousarray(values, dtype=self.dtypes[name]).tobytes())
+            self.counts[name] += len(values)
+
+    def close(self, columns: list[str]) -> None:
+        with zipfile.ZipFile(self.path, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
+            for name in columns:
+                with archive.open(f"{name}.npy", "w", force_zip64=True) as member:
+                    self._write_member(name, member)
+        self.abort()
+
+    def _write_member(self, name: str, member: Any) -> None:
+        spool, n = self.spools[name], self.counts[name]
+        spool.seek(0)
+        if self.dtypes[name].kind == "U":
+            dtype = np.dtype(f"<U{self.widths[name]}")
+            np.lib.format.write_array_header_2_0(
+                member, {"descr": dtype.str, "fortran_order": False, "shape": (n,)})
+            for chunk in _line_chunks(spool):
+                member.write(np.asarray(chunk, dtype=dtype).tobytes())
+        else:
+            dtype = self.dtypes[name]
+            np.lib.format.write_array_header_2_0(
+                member, {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False, "shape": (n,)})
+            while block := spool.read(1 << 20):
+                member.write(block)
+
+    def abort(self) -> None:
+        for spool in self.spools.values():
+            spool.close()
+        self.dir.cleanup()
+
+
+def _line_chunks(handle: io.BufferedRandom, size: int = 65536) -> Iterator[Sequence[str]]:
+    chunk: list[str] = []
+    for line in handle:
+        chunk.append(line.decode("utf-8")[:-1])
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
