@@ -24,6 +24,7 @@ for _i, _letter in enumerate(_CODE_LETTERS):
 _CODE_INDEX[ord("U")] = _CODE_INDEX[ord("u")] = _CODE_LETTERS.index("T")
 _IUPAC_MATRIX = np.array([IUPAC[c] for c in _CODE_LETTERS], dtype=np.float32)  # (15, 4)
 _N_CODE = _CODE_LETTERS.index("N")
+_CHUNK_BYTES = 1 << 20
 
 # 4-bit support mask (bit c = channel c nonzero) -> IUPAC letter, for decode
 _DECODE_DNA = np.frombuffer(b"NACMGRSVTWYHKDBN", dtype=np.uint8)
@@ -37,52 +38,60 @@ def _record_name(index: int, ids: Sequence[str] | None) -> str:
     return f"#{index + 1}"
 
 
-def _to_bytes(seqs: list[str], ids: Sequence[str] | None, file: str | None) -> tuple[np.ndarray, int]:
-    """Join equal-length strings into one uint8 buffer (one copy); returns (buffer, L)."""
-    for k, seq in enumerate(seqs):
-        if not isinstance(seq, str):
-            raise InputError(f"expected a string, got {type(seq).__name__}", file=file,
-                             record=_record_name(k, ids))
+def _check_lengths(seqs: list, ids: Sequence[str] | None, file: str | None) -> int:
+    """The common length of ``seqs``; a non-string or a different length raises InputError."""
+    lengths = set(map(len, seqs)) if set(map(type, seqs)) <= {str} else None
+    if lengths is None:
+        k = next(k for k, s in enumerate(seqs) if not isinstance(s, str))
+        raise InputError(f"expected a string, got {type(seqs[k]).__name__}", file=file,
+                         record=_record_name(k, ids))
     length = len(seqs[0]) if seqs else 0
-    if any(len(s) != length for s in seqs):
+    if len(lengths) > 1:
         k = next(k for k, s in enumerate(seqs) if len(s) != length)
         raise InputError(
             f"length {len(seqs[k])} differs from the first record's {length}; "
             "use pad_or_crop to give all sequences one length",
             file=file, record=_record_name(k, ids))
+    return length
+
+
+def _to_bytes(seqs: list[str], length: int, offset: int, ids: Sequence[str] | None,
+              file: str | None) -> np.ndarray:
+    """Join equal-length strings into one uint8 buffer (one copy); ``offset`` numbers the records."""
     joined = seqs[0] if len(seqs) == 1 else "".join(seqs)
     try:
         data = joined.encode("ascii")
     except UnicodeEncodeError as exc:
         row, col = divmod(exc.start, max(length, 1))
         raise InputError(f"invalid character {joined[exc.start]!r}", file=file,
-                         record=_record_name(row, ids), position=col + 1) from None
-    return np.frombuffer(data, dtype=np.uint8), length
+                         record=_record_name(offset + row, ids), position=col + 1) from None
+    return np.frombuffer(data, dtype=np.uint8)
 
 
-def _codes(buf: np.ndarray, length: int, ids: Sequence[str] | None, file: str | None) -> np.ndarray:
+def _codes(buf: np.ndarray, length: int, offset: int, ids: Sequence[str] | None,
+           file: str | None) -> np.ndarray:
     """IUPAC code index per byte; the first invalid byte raises InputError naming record and position."""
     codes = _CODE_INDEX[buf]
     if codes.max(initial=0) == 255:
         first = int(np.argmax(codes == 255))
         row, col = divmod(first, max(length, 1))
         raise InputError(f"invalid character {chr(buf[first])!r} (not an IUPAC nucleotide code)",
-                         file=file, record=_record_name(row, ids), position=col + 1)
+                         file=file, record=_record_name(offset + row, ids), position=col + 1)
     return codes
 
 
-def _encode_table(buf: np.ndarray, out: np.ndarray, n_value: float, ids: Sequence[str] | None,
-                  file: str | None) -> None:
+def _encode_table(buf: np.ndarray, out: np.ndarray, n_value: float, offset: int,
+                  ids: Sequence[str] | None, file: str | None) -> None:
     """General (slow, rare) path: every IUPAC code; validates and fills ``out`` (N, 4, L)."""
     n, _, length = out.shape
-    codes = _codes(buf, length, ids, file)
+    codes = _codes(buf, length, offset, ids, file)
     if out.dtype == np.int8:
         exact = (codes < 4) | (codes == _N_CODE)
         if not exact.all():
             first = int(np.argmin(exact))
             row, col = divmod(first, max(length, 1))
             raise InputError(f"ambiguity code {chr(buf[first])!r} needs a float dtype, not int8",
-                             file=file, record=_record_name(row, ids), position=col + 1)
+                             file=file, record=_record_name(offset + row, ids), position=col + 1)
         matrix = np.zeros((len(_CODE_LETTERS), 4), dtype=np.int8)
         matrix[np.arange(4), np.arange(4)] = 1
     else:
@@ -91,8 +100,8 @@ def _encode_table(buf: np.ndarray, out: np.ndarray, n_value: float, ids: Sequenc
     out[...] = matrix[codes].reshape(n, length, 4).transpose(0, 2, 1)
 
 
-def _encode_into(buf: np.ndarray, out: np.ndarray, n_value: float, ids: Sequence[str] | None,
-                 file: str | None) -> None:
+def _encode_into(buf: np.ndarray, out: np.ndarray, n_value: float, offset: int,
+                 ids: Sequence[str] | None, file: str | None) -> None:
     """Fill ``out`` (N, 4, L) from ``buf`` (N*L bytes): fast kernels for ACGTUN, table otherwise."""
     from seqcnn.seq import onehot_kernels as kernels  # numba: imported on first use
 
@@ -102,7 +111,7 @@ def _encode_into(buf: np.ndarray, out: np.ndarray, n_value: float, ids: Sequence
         else:
             kernels.encode_exact_float(buf, out, float(n_value))
     else:
-        _encode_table(buf, out, n_value, ids, file)
+        _encode_table(buf, out, n_value, offset, ids, file)
 
 
 def one_hot(
@@ -126,10 +135,14 @@ def one_hot(
         return out.astype(dtype)
     single = isinstance(seqs, str)
     seq_list = [seqs] if single else list(seqs)
-    buf, length = _to_bytes(seq_list, ids, file)
+    length = _check_lengths(seq_list, ids, file)
     out = np.empty((len(seq_list), 4, length), dtype=dtype)
-    if buf.size:
-        _encode_into(buf, out, n_value, ids, file)
+    if length:
+        # rows are joined ~1 MB at a time, so the byte buffer stays in cache
+        step = max(1, _CHUNK_BYTES // length)
+        for start in range(0, len(seq_list), step):
+            buf = _to_bytes(seq_list[start:start + step], length, start, ids, file)
+            _encode_into(buf, out[start:start + step], n_value, start, ids, file)
     return out[0] if single else out
 
 
@@ -137,7 +150,8 @@ def one_hot_mask(seqs: str | Sequence[str]) -> np.ndarray:
     """Boolean soft-mask, True where the letter is lowercase: ``(L,)`` for a str, ``(N, L)`` for a list."""
     single = isinstance(seqs, str)
     seq_list = [seqs] if single else list(seqs)
-    buf, length = _to_bytes(seq_list, None, None)
+    length = _check_lengths(seq_list, None, None)
+    buf = _to_bytes(seq_list, length, 0, None, None)
     mask = (buf >= ord("a")).reshape(len(seq_list), length)
     return mask[0] if single else mask
 
