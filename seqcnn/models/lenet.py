@@ -1,0 +1,60 @@
+"""LeNet-5 (LeCun et al. 1998): two convolution + subsampling stages, then 120 -> 84 -> classes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from torch import nn
+
+from seqcnn.layers.activations import ActivationSpec
+from seqcnn.layers.conv import ConvBlock
+from seqcnn.layers.heads import DenseHead
+from seqcnn.models.image_base import ImageClassifier, body_shape, check_sizes
+from seqcnn.models.registry import register_model
+
+
+@register_model(
+    "lenet5",
+    dims=2,
+    small={"in_channels": 1, "num_classes": 10, "input_size": (8, 8), "small_input": True},
+    example_input=(1, 8, 8),
+    output="tasks",
+)
+def lenet5(
+    *,
+    in_channels: int = 1,
+    num_classes: int = 10,
+    input_size: Sequence[int] = (32, 32),
+    small_input: bool = False,
+    channels: Sequence[int] = (6, 16),
+    hidden: Sequence[int] = (120, 84),
+    activation: ActivationSpec = "tanh",
+    pool: str = "avg",
+    dropout: float = 0.0,
+) -> nn.Module:
+    """LeNet-5: images ``(N, C, H, W)`` -> logits ``(N, num_classes)``.
+
+    Two 5x5 convolutions (6 and 16 maps), each followed by the activation and 2x2 subsampling
+    (``pool="avg"`` as in the paper, or ``"max"``), then dense layers of 120 and 84 (C5 and F6; C5
+    is a 5x5 convolution over a 5x5 map, i.e. a dense layer) and the output. The flatten size is
+    inferred from ``input_size`` (32x32 gives the paper's 61,706 parameters for 10 classes).
+    ``small_input=True`` (8x8 to 16x16 images, e.g. scikit-learn's digits) pads the convolutions to
+    keep the size ("same") so that only the pooling shrinks the image.
+    """
+    size = check_sizes(in_channels, num_classes, input_size, required=True)
+    padding = "same" if small_input else "valid"
+    widths = [in_channels, *channels]
+    features = nn.Sequential(
+        *(
+            ConvBlock(c_in, c_out, 5, dims=2, padding=padding, activation=activation, pool=pool, pool_size=2)
+            for c_in, c_out in zip(widths[:-1], widths[1:], strict=True)
+        )
+    )
+    head = DenseHead(
+        body_shape(features, in_channels, size),
+        num_classes,
+        hidden=tuple(hidden),
+        activation=activation,
+        dropout=dropout,
+    )
+    return ImageClassifier(features, head, in_channels=in_channels, num_classes=num_classes, input_size=size)
