@@ -1,0 +1,116 @@
+"""Offline access to the JASPAR matrices shipped inside pyjaspar (no network).
+
+Motifs come back as :class:`seqcnn.seq.meme.Motif` with ``id`` = JASPAR matrix id and
+``name`` = TF name; ``pwm`` is the count matrix normalised per position (no pseudocounts).
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import re
+import warnings
+from collections.abc import Sequence
+
+import numpy as np
+
+from seqcnn.errors import InputError
+from seqcnn.seq.meme import Motif
+
+# A dozen well-known vertebrate TFs with distinct, informative motifs (pinned versions, so
+# simulated data sets do not change with the database). GATA3's matrix is the canonical
+# WGATAR site (JASPAR2026's GATA1 matrix MA0035.5 is not).
+DEFAULT_MOTIFS: tuple[str, ...] = (
+    "MA0139.2",  # CTCF
+    "MA0037.5",  # GATA3
+    "MA0080.7",  # Spi1 (PU.1)
+    "MA0466.4",  # CEBPB
+    "MA0148.5",  # FOXA1
+    "MA0114.5",  # HNF4A
+    "MA0138.3",  # REST
+    "MA0506.3",  # Nrf1
+    "MA0095.4",  # Yy1
+    "MA0106.3",  # TP53
+    "MA0058.4",  # MAX
+    "MA0079.5",  # SP1
+)
+
+_MATRIX_ID = re.compile(r"^[A-Z]{2}\d{4}(\.\d+)?$")
+
+
+@functools.lru_cache(maxsize=4)
+def _database(release: str):
+    from pyjaspar import jaspardb  # imported on use: it opens a bundled SQLite file
+
+    try:
+        return jaspardb(release=release)
+    except Exception as exc:  # pyjaspar raises plain Exceptions for unknown releases
+        raise InputError(f"JASPAR release {release!r} is not available in pyjaspar: {exc}") from None
+
+
+def _to_motif(jaspar_motif) -> Motif:
+    counts = np.array([jaspar_motif.counts[b] for b in "ACGT"], dtype=np.float64).T  # (L, 4)
+    nsites = int(round(counts[0].sum()))
+    return Motif(name=jaspar_motif.name, id=jaspar_motif.matrix_id,
+                 pwm=counts / counts.sum(axis=1, keepdims=True), nsites=nsites)
+
+
+def _by_name(db, name: str, collection: str, tax_group: str, release: str):
+    """The motif for a TF name: exact (case-insensitive) name in the collection and group.
+
+    Several matrices for one TF (e.g. CTCF MA0139, MA1929, MA1930): the lowest matrix id, which
+    is the original, canonical one.
+    """
+    with warnings.catch_warnings():  # pyjaspar warns when a name has no match
+        warnings.simplefilter("ignore")
+        candidates = db.fetch_motifs_by_name(name)
+    hits = [m for m in candidates
+            if m.name.upper() == name.upper() and m.collection == collection
+            and (tax_group is None or m.tax_group == tax_group)]
+    if not hits:
+        names = sorted({m.name for m in _collection(release, collection, tax_group)})
+        close = difflib.get_close_matches(name, names, n=3, cutoff=0.6)
+        close += [n for n in names if n.upper() == name.upper()][:1]
+        hint = f"; did you mean {', '.join(dict.fromkeys(close))}?" if close else ""
+        raise InputError(f"no JASPAR {collection} {tax_group} motif named {name!r}{hint}")
+    return min(hits, key=lambda m: m.matrix_id)
+
+
+@functools.lru_cache(maxsize=4)
+def _collection(release: str, collection: str, tax_group: str) -> tuple[Motif, ...]:
+    """Every latest-version motif of a collection (cached: reading ~1000 matrices takes seconds)."""
+    found = _database(release).fetch_motifs(collection=collection, tax_group=tax_group,
+                                            all_versions=False)
+    return tuple(_to_motif(m) for m in sorted(found, key=lambda m: m.matrix_id))
+
+
+def jaspar_motifs(
+    ids_or_names: Sequence[str] | str | None = None,
+    *,
+    collection: str = "CORE",
+    tax_group: str = "vertebrates",
+    release: str = "JASPAR2026",
+) -> list[Motif]:
+    """JASPAR motifs by matrix id (``MA0139.2``; no version: latest) or TF name (``CTCF``).
+
+    ``None`` returns the whole collection for ``tax_group`` (latest versions). A comma-separated
+    string is split. Unknown ids or names raise :class:`InputError` with close matches.
+    """
+    if ids_or_names is None:
+        return [Motif(name=m.name, id=m.id, pwm=m.pwm.copy(), nsites=m.nsites)
+                for m in _collection(release, collection, tax_group)]
+    db = _database(release)
+    if isinstance(ids_or_names, str):
+        ids_or_names = [s for s in (p.strip() for p in ids_or_names.split(",")) if s]
+    motifs = []
+    for key in ids_or_names:
+        if _MATRIX_ID.match(key):
+            with warnings.catch_warnings():  # pyjaspar warns before returning None
+                warnings.simplefilter("ignore")
+                found = db.fetch_motif_by_id(key)
+            if found is None:
+                raise InputError(f"no JASPAR matrix with id {key!r} in {release}")
+        else:
+            found = _by_name(db, key, collection, tax_group, release)
+        motifs.append(_to_motif(found))
+    return motifs

@@ -1,0 +1,187 @@
+"""Motifs as position probability matrices: MEME minimal format v4 read/write, JASPAR write.
+
+Why our own reader: ``memelite.io.read_meme`` keeps only the MOTIF line and the matrix (no
+alternate name, nsites or E-value) and does not report malformed files by file and line; ours
+does, and tests check it against memelite on the same files. Matrices are ``(L, 4)`` rows of
+probabilities over ``A, C, G, T``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from seqcnn.atomic import atomic_open
+from seqcnn.errors import InputError
+
+_ROW_TOLERANCE = 0.02  # |row sum - 1| allowed on reading (files are written with 6 decimals)
+
+
+@dataclass
+class Motif:
+    """A motif: ``pwm`` is an ``(L, 4)`` float array of probabilities over A, C, G, T.
+
+    ``id`` is the MEME identifier (a JASPAR matrix id such as ``MA0139.2``); ``name`` the
+    alternate name (TF name). ``nsites`` and ``evalue`` are optional MEME statistics.
+    """
+
+    name: str
+    pwm: np.ndarray
+    id: str | None = None
+    nsites: int | None = None
+    evalue: float | None = None
+
+    def __post_init__(self) -> None:
+        self.pwm = np.asarray(self.pwm, dtype=np.float64)
+        if self.pwm.ndim != 2 or self.pwm.shape[1] != 4 or self.pwm.shape[0] == 0:
+            raise InputError(f"motif pwm must have shape (L, 4) with L >= 1, got {self.pwm.shape}",
+                             record=self.name)
+
+    @property
+    def length(self) -> int:
+        """Number of positions L."""
+        return int(self.pwm.shape[0])
+
+    @property
+    def consensus(self) -> str:
+        """Most probable base per position."""
+        return "".join("ACGT"[i] for i in self.pwm.argmax(axis=1))
+
+    @property
+    def label(self) -> str:
+        """``id name`` as on a MEME MOTIF line (just the name when there is no id)."""
+        return f"{self.id} {self.name}" if self.id else self.name
+
+
+def _header(background: np.ndarray) -> str:
+    freqs = " ".join(f"{b} {p:.6f}" for b, p in zip("ACGT", background, strict=True))
+    return (f"MEME version 4\n\nALPHABET= ACGT\n\nstrands: + -\n\n"
+            f"Background letter frequencies\n{freqs}\n\n")
+
+
+def format_meme(motifs: list[Motif], background: np.ndarray | None = None) -> str:
+    """MEME minimal format v4 text for ``motifs``."""
+    bg = np.full(4, 0.25) if background is None else np.asarray(background, dtype=float)
+    parts = [_header(bg)]
+    for motif in motifs:
+        nsites = motif.nsites if motif.nsites is not None else 20
+        evalue = motif.evalue if motif.evalue is not None else 0
+        parts.append(f"MOTIF {motif.label}\n")
+        parts.append(f"letter-probability matrix: alength= 4 w= {motif.length} "
+                     f"nsites= {nsites} E= {evalue:g}\n")
+        parts.extend(" ".join(f"{p:.6f}" for p in row) + "\n" for row in motif.pwm)
+        parts.append("\n")
+    return "".join(parts)
+
+
+def write_meme(motifs: list[Motif], path: str | os.PathLike, *,
+               background: np.ndarray | None = None) -> Path:
+    """Write ``motifs`` as MEME minimal format v4 (atomically); returns the path."""
+    with atomic_open(path, "w") as handle:
+        handle.write(format_meme(motifs, background))
+    return Path(path)
+
+
+def write_jaspar(motifs: list[Motif], path: str | os.PathLike) -> Path:
+    """Write ``motifs`` in JASPAR format (``>id name`` + A/C/G/T count rows; counts = p * nsites).
+
+    Motifs without ``nsites`` are scaled to 100 sites; counts are written with 3 decimals.
+    """
+    lines = []
+    for motif in motifs:
+        scale = motif.nsites or 100
+        lines.append(f">{motif.id or motif.name} {motif.name}")
+        for base, column in zip("ACGT", motif.pwm.T * scale, strict=True):
+            lines.append(f"{base}  [ " + " ".join(f"{c:.3f}" for c in column) + " ]")
+    with atomic_open(path, "w") as handle:
+        handle.write("\n".join(lines) + "\n")
+    return Path(path)
+
+
+_MATRIX_LINE = re.compile(r"letter-probability matrix:(.*)")
+_KEY_VALUE = re.compile(r"(\w+)=\s*(\S+)")
+
+
+def _read_rows(lines: list[str], start: int, width: int, name: str, file: str) -> np.ndarray:
+    rows = []
+    for k in range(width):
+        line_no = start + k
+        if line_no >= len(lines):
+            raise InputError(f"matrix ends after {k} of {width} rows", file=file, record=name)
+        try:
+            rows.append([float(v) for v in lines[line_no].split()])
+        except ValueError:
+            raise InputError(f"line {line_no + 1}: not a row of numbers: {lines[line_no].strip()!r}",
+                             file=file, record=name) from None
+        if len(rows[-1]) != 4:
+            raise InputError(f"line {line_no + 1}: expected 4 probabilities, got {len(rows[-1])}",
+                             file=file, record=name)
+    pwm = np.array(rows, dtype=np.float64)
+    sums = pwm.sum(axis=1)
+    if (pwm < 0).any() or np.abs(sums - 1).max() > _ROW_TOLERANCE:
+        bad = int(np.argmax((pwm < 0).any(axis=1) | (np.abs(sums - 1) > _ROW_TOLERANCE)))
+        raise InputError(f"line {start + bad + 1}: probabilities must be >= 0 and sum to 1",
+                         file=file, record=name)
+    return pwm / sums[:, None]
+
+
+def _parse_motif(lines: list[str], i: int, file: str) -> tuple[Motif, int]:
+    """Parse the motif whose MOTIF line is ``lines[i]``; returns it and the next line index."""
+    fields = lines[i].split()[1:]
+    if not fields:
+        raise InputError(f"line {i + 1}: MOTIF line without an identifier", file=file)
+    ident, name = (fields[0], fields[1]) if len(fields) > 1 else (None, fields[0])
+    j = i + 1
+    while j < len(lines) and not _MATRIX_LINE.match(lines[j].strip()):
+        if lines[j].startswith("MOTIF"):
+            break
+        j += 1
+    if j == len(lines) or lines[j].startswith("MOTIF"):
+        raise InputError("motif has no letter-probability matrix", file=file, record=name)
+    info = dict(_KEY_VALUE.findall(_MATRIX_LINE.match(lines[j].strip()).group(1)))
+    if int(info.get("alength", 4)) != 4:
+        raise InputError(f"line {j + 1}: only 4-letter (DNA/RNA) motifs are supported", file=file,
+                         record=name)
+    rows_start = j + 1
+    while rows_start < len(lines) and not lines[rows_start].strip():
+        rows_start += 1
+    if "w" in info:
+        width = int(info["w"])
+    else:
+        width = 0
+        while rows_start + width < len(lines) and re.match(r"\s*[\d.]", lines[rows_start + width]):
+            width += 1
+    pwm = _read_rows(lines, rows_start, width, name, file)
+    nsites = int(float(info["nsites"])) if "nsites" in info else None
+    evalue = float(info["E"]) if "E" in info else None
+    return Motif(name=name, pwm=pwm, id=ident, nsites=nsites, evalue=evalue), rows_start + width
+
+
+def read_meme(path: str | os.PathLike) -> list[Motif]:
+    """Read every motif of a MEME (minimal or full text) file; DNA/RNA alphabets only."""
+    file = str(path)
+    try:
+        lines = Path(path).read_text().splitlines()
+    except FileNotFoundError:
+        raise InputError("no such file", file=file) from None
+    except UnicodeDecodeError:
+        raise InputError("not a text MEME file", file=file) from None
+    for k, line in enumerate(lines):
+        if line.startswith("ALPHABET") and line.split("=", 1)[-1].strip() not in ("ACGT", "ACGU"):
+            raise InputError(f"line {k + 1}: only the DNA/RNA alphabet is supported, got {line!r}",
+                             file=file)
+    motifs: list[Motif] = []
+    i = 0
+    while i < len(lines):
+        if lines[i].startswith("MOTIF"):
+            motif, i = _parse_motif(lines, i, file)
+            motifs.append(motif)
+        else:
+            i += 1
+    if not motifs:
+        raise InputError("no MOTIF found (not a MEME motif file?)", file=file)
+    return motifs
