@@ -294,8 +294,9 @@ def predict(model: nn.Module, inputs: Any, *, batch_size: int = 256, device: str
     if not seqs:
         return np.zeros((0, len(scorer.tasks)), dtype=np.float32)
     stats = ScoreStats()
-    parts = [s for _, s in score_records(scorer, enumerate(seqs), batch_size=batch_size,
-                                         progress=progress, stats=stats)]
+    records = ((f"#{i + 1}", s) for i, s in enumerate(seqs))  # named like seqcnn.seq.encode names them
+    scored = score_records(scorer, records, batch_size=batch_size, progress=progress, stats=stats)
+    parts = [scores for _, scores in scored]
     _warn_lengths(stats, scorer)
     return np.concatenate(parts)
 
