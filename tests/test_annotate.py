@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 
 import numpy as np
 import pytest
@@ -11,6 +10,7 @@ import pytest
 from seqcnn.errors import InputError
 from seqcnn.motifs import annotate as ann
 from seqcnn.motifs.pwm import reverse_complement
+from seqcnn.seq.meme import Motif
 
 
 @pytest.fixture(scope="module")
@@ -52,29 +52,19 @@ def test_jaspar_matrix_is_its_own_top_match(jaspar_vertebrates):
     assert (table.groupby("query")["p_value"].apply(lambda p: p.is_monotonic_increasing)).all()
 
 
-@dataclass
-class Mot:
-    """Stand-in with the fields ``annotate`` reads from ``seqcnn.seq.meme.Motif``."""
-
-    name: str
-    pwm: np.ndarray
-    id: str = ""
-    alt: str = ""
-
-
 def test_annotate_trims_and_skips_flat_queries(jaspar_vertebrates):
     flat = np.full((10, 4), 0.25)
     raw = table_against_jaspar([flat], ["flat"], jaspar_vertebrates)
     assert raw["q_value"].min() < 0.05  # why annotate() skips it: flat columns "match" gapped spacers
     mid, name, pwm = next(t for t in jaspar_vertebrates if t[1] == "GATA1")
     padded = np.vstack([flat[:4], pwm, flat[:3]])
-    targets = [Mot(n, p, id=i, alt=n) for i, n, p in jaspar_vertebrates]
-    table = ann.annotate([Mot("flat", flat), Mot("gata_padded", padded)], targets, n_best=2)
+    targets = [Motif(name=n, pwm=p, id=i) for i, n, p in jaspar_vertebrates]
+    table = ann.annotate([Motif("flat", flat), Motif("gata_padded", padded)], targets, n_best=2)
     assert set(table["query"]) == {"gata_padded"}
     top = ann.best_matches(table).loc["gata_padded"]
     assert (top.target_id, top.target_name, top.orientation) == (mid, "GATA1", "+")
     assert top.offset == -4  # relative to the untrimmed query: JASPAR's first column is its 5th row
-    assert ann.annotate([Mot("flat", flat)], targets).empty
+    assert ann.annotate([Motif("flat", flat)], targets).empty
 
 
 def naive_bh(p: np.ndarray) -> np.ndarray:

@@ -137,24 +137,21 @@ def annotate(motifs: Sequence[Motif], targets: Sequence[Motif], *, n_best: int =
         if int((information_content(m.pwm) > 0.5).sum()) < min_informative:
             continue
         start, end = trim_bounds(m.pwm) if trim_motifs else (0, len(m.pwm))
-        kept.append(m.name)
+        kept.append(_motif_id(m))
         cores.append(np.asarray(m.pwm)[start:end])
         starts.append(start)
     if not kept:
         return pd.DataFrame(columns=MATCH_COLUMNS)
     table = tomtom_table(cores, [t.pwm for t in targets], query_names=kept,
                          target_ids=[_motif_id(t) for t in targets],
-                         target_names=[_motif_label(t) for t in targets], n_best=n_best)
+                         target_names=[t.name for t in targets], n_best=n_best)
     table["offset"] -= table["query"].map(dict(zip(kept, starts, strict=True)))
     return table
 
 
 def _motif_id(motif: Motif) -> str:
-    return str(getattr(motif, "id", None) or motif.name)
-
-
-def _motif_label(motif: Motif) -> str:
-    return str(getattr(motif, "alt", None) or motif.name)
+    """A motif's MEME identifier (a JASPAR matrix id), or its name when it has none."""
+    return str(motif.id or motif.name)
 
 
 @functools.lru_cache(maxsize=8)

@@ -19,6 +19,7 @@ from torch.nn import functional as F
 from seqcnn.errors import InputError
 from seqcnn.motifs.pwm import counts_to_pwm
 from seqcnn.progress import progress_bar
+from seqcnn.seq.encode import one_hot
 
 _STOP = (
     nn.modules.pooling._MaxPoolNd, nn.modules.pooling._AvgPoolNd, nn.modules.pooling._AdaptiveMaxPoolNd,
@@ -109,8 +110,6 @@ def one_hot_batches(
             raise InputError(f"sequences of length {x.shape[2]} are shorter than the filters ({min_length})")
         yield from torch.split(x, batch_size)
         return
-    from seqcnn.seq.encode import one_hot
-
     names = list(ids) if ids is not None else [f"#{i + 1}" for i in range(len(seqs))]
     by_length: dict[int, list[int]] = {}
     for i, s in enumerate(seqs):
