@@ -104,13 +104,10 @@ def summary(name: str, length: int | None, size: str | None, sets: tuple[str, ..
     else:
         shape = (channels, *(hw or getattr(model, "input_size", None) or (224, 224)))
     try:
-        rows = summarize(model, shape, depth=depth)
+        table = summarize(model, shape, depth=depth)
     except ValueError as exc:
         raise ConfigError(f"{name}: {exc}") from exc
     header = f"Model: {name} ({spec.dims}D), input (N, {', '.join(map(str, shape))})"
-    total = _count(model)
-    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    click.echo(format_summary(rows, header=header))
-    click.echo(f"Total params: {total:,}\nTrainable params: {trainable:,}")
+    click.echo(format_summary(table, header=header))
     for line in _footer(model, spec, shape):
         click.echo(line)

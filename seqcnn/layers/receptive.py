@@ -25,6 +25,7 @@ A custom block takes part by defining ``spatial_node(self, axis) -> Node``.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 from torch import nn
@@ -45,14 +46,16 @@ class Geometry:
         return Geometry(rf, self.jump * nxt.jump, self.start + nxt.start * self.jump)
 
 
-class Node:
+class Node(ABC):
     """One step of the spatial graph of a network."""
 
+    @abstractmethod
     def length(self, n: int) -> int:
-        raise NotImplementedError(type(self).__name__)
+        """Output length for an input of length ``n``."""
 
+    @abstractmethod
     def geometry(self, n: int | None) -> Geometry:
-        raise NotImplementedError(type(self).__name__)
+        """Geometry for an input of length ``n`` (``None``: any, when the geometry does not depend on it)."""
 
     def prefix(self) -> tuple[Node, bool]:
         """(the part up to the first global reduction, whether there is one)."""
@@ -125,7 +128,7 @@ class Parallel(Node):
 
     branches: tuple[Node, ...]
 
-    def __init__(self, branches: list[Node] | tuple[Node, ...]) -> None:
+    def __init__(self, branches: list[Node] | tuple[Node, ...]) -> None:  # lists welcome; stored as a tuple
         object.__setattr__(self, "branches", tuple(branches))
 
     def length(self, n: int) -> int:

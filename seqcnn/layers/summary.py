@@ -2,8 +2,8 @@
 
 Signatures::
 
-    summarize(model, input_shape, *, depth=2) -> list[SummaryRow]   # input_shape without N
-    format_summary(rows, *, header="") -> str
+    summarize(model, input_shape, *, depth=2) -> Summary   # input_shape without N
+    format_summary(summary, *, header="") -> str
 
 The forward pass runs on the meta device (meta copies of the parameters, no memory, no arithmetic),
 so summarising VGG-16 at 224 x 224 costs nothing. Rows are the modules down to ``depth`` dotted
@@ -31,6 +31,16 @@ class SummaryRow:
     params: int
 
 
+@dataclass
+class Summary:
+    """Table rows, the model's output shape text and its parameter counts."""
+
+    rows: list[SummaryRow]
+    output: str
+    total: int
+    trainable: int
+
+
 def _shape_text(out: Any) -> str:
     if isinstance(out, torch.Tensor):
         return "(" + ", ".join(["N", *(str(s) for s in out.shape[1:])]) + ")"
@@ -50,7 +60,7 @@ def _rows_modules(model: nn.Module, depth: int) -> list[tuple[str, nn.Module]]:
     return chosen
 
 
-def summarize(model: nn.Module, input_shape: Sequence[int], *, depth: int = 2) -> list[SummaryRow]:
+def summarize(model: nn.Module, input_shape: Sequence[int], *, depth: int = 2) -> Summary:
     """Rows for ``model`` run on one input of ``input_shape`` (``ValueError`` if the input does not fit)."""
     modules = _rows_modules(model, depth)
     shapes: dict[str, str] = {}
@@ -67,14 +77,14 @@ def summarize(model: nn.Module, input_shape: Sequence[int], *, depth: int = 2) -
             handle.remove()
     rows = [SummaryRow(n, type(m).__name__, shapes.get(n, "-"), sum(p.numel() for p in m.parameters()))
             for n, m in modules]
-    rows.append(SummaryRow("(output)", type(model).__name__, _shape_text(out), 0))
-    return rows
+    return Summary(rows, _shape_text(out), sum(p.numel() for p in model.parameters()),
+                   sum(p.numel() for p in model.parameters() if p.requires_grad))
 
 
-def format_summary(rows: list[SummaryRow], *, header: str = "") -> str:
-    """Text table: ``Layer (type) | Output shape | Param #`` and the totals below it."""
+def format_summary(summary: Summary, *, header: str = "") -> str:
+    """Text table: ``Layer (type) | Output shape | Param #``, the output shape and the totals."""
     table = [("Layer (type)", "Output shape", "Param #")]
-    table += [(f"{r.name} ({r.kind})", r.output, f"{r.params:,}") for r in rows[:-1]]
+    table += [(f"{r.name} ({r.kind})", r.output, f"{r.params:,}") for r in summary.rows]
     widths = [max(len(row[i]) for row in table) for i in range(3)]
     rule = "-" * (sum(widths) + 4)
 
@@ -82,5 +92,7 @@ def format_summary(rows: list[SummaryRow], *, header: str = "") -> str:
         return f"{row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]:>{widths[2]}}"
 
     lines = ([header] if header else []) + [rule, line(table[0]), rule.replace("-", "=")]
-    lines += [line(row) for row in table[1:]] + [rule, f"Output: {rows[-1].output}"]
+    lines += [line(row) for row in table[1:]] + [rule, f"Output: {summary.output}",
+                                                 f"Total params: {summary.total:,}",
+                                                 f"Trainable params: {summary.trainable:,}"]
     return "\n".join(lines)
