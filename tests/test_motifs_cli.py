@@ -152,3 +152,19 @@ def test_errors_are_one_line_and_leave_no_output(model_and_fasta, tmp_path, caps
     fasta.write_text(">s1\n" + "ACGT" * 20 + "\n")
     assert "no 1D convolution" in run_error(["motifs", str(image_model), str(fasta), "-o", str(out)], capsys)
     assert not out.exists()
+
+
+@pytest.mark.slow
+def test_real_report_opens_in_headless_chromium(model_and_fasta, tmp_path):
+    from test_report_html import open_in_chromium  # tests/ is on sys.path (rootdir conftest-less layout)
+
+    model_path, fasta, folder = model_and_fasta
+    out = tmp_path / "report"
+    result = CliRunner().invoke(cli, ["motifs", str(model_path), str(fasta), "-o", str(out), "--quiet"])
+    assert result.exit_code == 0, result.output
+    marker, console = open_in_chromium(out / "report.html", tmp_path, column=5)  # sites
+    assert console == ""
+    images, n, order = marker.split(";")
+    assert images == "images=true" and int(n.split("=")[1]) >= 7
+    sites = [int(v) for v in order.removeprefix("order=").split(",")]
+    assert sites == sorted(sites, reverse=True) and len(sites) == 4
