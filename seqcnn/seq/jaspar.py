@@ -68,12 +68,22 @@ def _by_name(db, name: str, collection: str, tax_group: str, release: str):
             if m.name.upper() == name.upper() and m.collection == collection
             and (tax_group is None or m.tax_group == tax_group)]
     if not hits:
-        names = sorted({m.name for m in _collection(release, collection, tax_group)})
+        names = _names(db, collection, tax_group)
         close = difflib.get_close_matches(name, names, n=3, cutoff=0.6)
         close += [n for n in names if n.upper() == name.upper()][:1]
         hint = f"; did you mean {', '.join(dict.fromkeys(close))}?" if close else ""
         raise InputError(f"no JASPAR {collection} {tax_group} motif named {name!r}{hint}")
     return min(hits, key=lambda m: m.matrix_id)
+
+
+def _names(db, collection: str, tax_group: str) -> list[str]:
+    """TF names of a collection, straight from pyjaspar's SQLite file (building motifs is slow)."""
+    query = ("SELECT DISTINCT m.NAME FROM MATRIX m JOIN MATRIX_ANNOTATION a ON a.ID = m.ID "
+             "WHERE m.COLLECTION = ? AND a.TAG = 'tax_group' AND a.VAL = ?")
+    try:
+        return sorted(row[0] for row in db.conn.execute(query, (collection, tax_group)))
+    except Exception:  # another pyjaspar schema: fall back to the (slow) public API
+        return sorted({m.name for m in _collection(db.release, collection, tax_group)})
 
 
 @functools.lru_cache(maxsize=4)
