@@ -1,0 +1,178 @@
+"""``seqcnn score``, ``vep``, ``info`` and ``export`` through the console entry point."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from seqcnn.cli import main
+from seqcnn.modelfile import ModelMetadata, load_model, save_model
+from seqcnn.models.registry import build_model
+from seqcnn.predict import predict
+
+BAD = Path(__file__).parent / "data" / "bad"
+KWARGS = {"n_tasks": 2, "n_filters": 6, "filter_width": 7, "hidden": 5}
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("score")
+    torch.manual_seed(0)
+    model = save_model(build_model("deepbind", **KWARGS), root / "m.safetensors",
+                       ModelMetadata("deepbind", KWARGS, tasks=["CTCF", "GATA1"], task_type="binary",
+                                     rc_mode="max"))
+    rng = np.random.default_rng(0)
+    seqs = ["".join(rng.choice(list("ACGT"), size=int(n))) for n in rng.integers(30, 90, size=25)]
+    fasta = root / "x.fa"
+    fasta.write_text("".join(f">s{i} desc\n{s}\n" for i, s in enumerate(seqs)))
+    bad = root / "bad.fa"
+    bad.write_text(">ok1\nACGTACGTACGT\n>bad1\nACGT-ACGTACG\n>ok2\nTTTTGGGGCCCC\n")
+    return {"model": model, "fasta": fasta, "bad": bad, "root": root}
+
+
+def run(args: list[str], capsys, *, stdin: bytes | None = None, monkeypatch=None) -> tuple[int, str, str]:
+    """Run ``seqcnn ARGS``; returns (exit status, stdout, stderr)."""
+    if stdin is not None:
+        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(stdin)))
+    try:
+        main([str(a) for a in args])
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _expected(files: dict[str, Path], **kwargs) -> pd.DataFrame:
+    return predict(load_model(files["model"]), files["fasta"], **kwargs)
+
+
+def test_score_writes_id_and_task_columns(files, capsys) -> None:
+    code, out, err = run(["score", files["model"], files["fasta"], "-q"], capsys)
+    assert code == 0 and err == ""
+    got = pd.read_csv(io.StringIO(out), sep="\t")
+    expected = _expected(files)
+    assert list(got.columns) == ["id", "CTCF", "GATA1"]
+    assert got["id"].tolist() == [f"s{i}" for i in range(25)]
+    np.testing.assert_allclose(got[["CTCF", "GATA1"]], expected[["CTCF", "GATA1"]], rtol=1e-6, atol=1e-7)
+    assert ((got[["CTCF", "GATA1"]] > 0) & (got[["CTCF", "GATA1"]] < 1)).all().all()  # probabilities
+
+
+def test_score_options_echo_no_header_logits_stdin(files, capsys, monkeypatch) -> None:
+    data = files["fasta"].read_bytes()
+    code, out, _ = run(["score", files["model"], "-", "--echo", "--no-header", "--logits", "--rc", "none"],
+                       capsys, stdin=data, monkeypatch=monkeypatch)
+    assert code == 0
+    rows = [line.split("\t") for line in out.splitlines()]
+    assert rows[0][0] == "s0" and len(rows) == 25
+    seqs = [line for line in files["fasta"].read_text().splitlines() if not line.startswith(">")]
+    assert [r[1] for r in rows] == seqs
+    logits = _expected(files, logits=True, rc="none")
+    np.testing.assert_allclose(np.array([r[2:] for r in rows], dtype=float), logits[["CTCF", "GATA1"]],
+                               rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("suffix", [".tsv.gz", ".parquet", ".npz"])
+def test_output_format_follows_extension(files, capsys, suffix: str) -> None:
+    out_path = files["root"] / f"scores{suffix}"
+    code, out, _ = run(["score", files["model"], files["fasta"], "-o", out_path, "-q"], capsys)
+    assert code == 0 and out == ""
+    if suffix == ".npz":
+        with np.load(out_path) as data:
+            got = pd.DataFrame({k: data[k] for k in ("id", "CTCF", "GATA1")})
+    elif suffix == ".parquet":
+        got = pd.read_parquet(out_path)
+    else:
+        got = pd.read_csv(out_path, sep="\t")
+    expected = _expected(files)
+    assert got["id"].tolist() == expected["id"].tolist()
+    np.testing.assert_allclose(got["GATA1"], expected["GATA1"], rtol=1e-6)
+
+
+def test_skip_invalid_scores_the_rest_and_names_the_skipped(files, capsys) -> None:
+    code, out, err = run(["score", files["model"], files["bad"], "--skip-invalid"], capsys)
+    assert code == 0
+    assert [line.split("\t")[0] for line in out.splitlines()] == ["id", "ok1", "ok2"]
+    assert "skipped 1 record(s) with invalid bases: bad1" in err
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["score", "{model}", "{bad}"], "bad1:5: invalid character '-'"),
+    (["score", "{model}", BAD / "fasta_empty.fa"], "empty FASTA"),
+    (["score", "{model}", BAD / "fasta_invalid_base_digit.fa"], "invalid character"),
+    (["score", BAD / "model_garbage.safetensors", "{fasta}"], "not a readable safetensors file"),
+    (["score", "{fasta}", "{fasta}"], "safetensors"),
+    (["score", "{model}", "{fasta}", "-o", "{root}/missing/out.tsv"], "output directory does not exist"),
+    (["score", "{model}", "{fasta}", "-o", "{root}/out.xlsx"], "unknown output extension"),
+    (["score", "{model}", "{fasta}", "--window", "3"], "shorter than the model's receptive field"),
+])
+def test_bad_input_is_one_line_exit_2_and_no_output(files, capsys, args: list, message: str) -> None:
+    out_path = files["root"] / "never.tsv"
+    argv = [str(a).format(**{k: str(v) for k, v in files.items()}) for a in args]
+    if "-o" not in argv:
+        argv += ["-o", str(out_path)]
+    code, out, err = run(argv, capsys)
+    assert code == 2, err
+    assert err.startswith("seqcnn: error:") and err.count("\n") == 1 and message in err, err
+    assert not out_path.exists()
+    assert not list(files["root"].glob(".*.part")) and not (files["root"] / "missing").exists()
+
+
+def test_window_scan_and_record_max(files, capsys) -> None:
+    maxima = files["root"] / "max.tsv"
+    code, out, _ = run(["score", files["model"], files["fasta"], "--window", "20", "--step", "10",
+                        "--record-max", maxima, "--rc", "none"], capsys)
+    assert code == 0
+    windows = pd.read_csv(io.StringIO(out), sep="\t")
+    assert list(windows.columns) == ["id", "start", "end", "CTCF", "GATA1"]
+    first = files["fasta"].read_text().splitlines()[1]
+    s0 = windows[windows["id"] == "s0"]
+    assert s0["start"].tolist()[:2] == [0, 10] and s0["end"].max() == len(first)
+    model = load_model(files["model"])
+    np.testing.assert_allclose(s0[["CTCF", "GATA1"]].to_numpy(),
+                               predict(model, [first[s:e] for s, e in zip(s0["start"], s0["end"])], rc="none"),
+                               rtol=1e-6)
+    best = pd.read_csv(maxima, sep="\t")
+    assert best["id"].tolist() == [f"s{i}" for i in range(25)]
+    assert best.loc[0, "n_windows"] == len(s0)
+    np.testing.assert_allclose(best.loc[0, "CTCF"], s0["CTCF"].max(), rtol=1e-6)
+
+
+def test_works_in_a_pipe_with_head(files, tmp_path) -> None:
+    rng = np.random.default_rng(1)
+    bases = np.frombuffer(b"ACGT", dtype=np.uint8)
+    big = tmp_path / "big.fa"
+    big.write_text("".join(f">r{i}\n{bases[rng.integers(0, 4, 100)].tobytes().decode()}\n" for i in range(30000)))
+    script = (f"{sys.executable} -m seqcnn.cli score {files['model']} - < {big} 2> {tmp_path}/err | head -n 3;"
+              " echo \"status=${PIPESTATUS[0]}\"")
+    done = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=300)
+    lines = done.stdout.splitlines()
+    assert lines[0] == "id\tCTCF\tGATA1" and lines[1].startswith("r0\t") and len(lines) == 4
+    assert lines[3] == "status=0"
+    assert (tmp_path / "err").read_text() == ""
+
+
+def test_info_shows_metadata_tasks_and_layers(files, capsys) -> None:
+    code, out, _ = run(["info", files["model"]], capsys)
+    assert code == 0
+    assert "architecture:   deepbind" in out and "rc_mode:        max" in out
+    assert "tasks:          2 (CTCF, GATA1)" in out
+    assert "body.0.conv" in out and "Conv1d" in out and "(1, 6, 994)" in out  # 1000 - 7 + 1
+    assert f"total parameters: {sum(p.numel() for p in load_model(files['model']).parameters()):,}" in out
+
+
+def test_export_command(files, capsys) -> None:
+    from seqcnn.export import read_export_metadata
+
+    onnx_path = files["root"] / "m.onnx"
+    assert run(["export", files["model"], "--format", "onnx", "-o", onnx_path], capsys)[0] == 0
+    assert read_export_metadata(onnx_path)["architecture"] == "deepbind"
+    code, _, err = run(["export", files["model"], "-o", files["root"] / "m.bin"], capsys)
+    assert code == 2 and "--format" in err
