@@ -136,9 +136,8 @@ def test_window_scan_and_record_max(files, capsys) -> None:
     s0 = windows[windows["id"] == "s0"]
     assert s0["start"].tolist()[:2] == [0, 10] and s0["end"].max() == len(first)
     model = load_model(files["model"])
-    np.testing.assert_allclose(s0[["CTCF", "GATA1"]].to_numpy(),
-                               predict(model, [first[s:e] for s, e in zip(s0["start"], s0["end"])], rc="none"),
-                               rtol=1e-6)
+    subs = [first[s:e] for s, e in zip(s0["start"], s0["end"], strict=True)]
+    np.testing.assert_allclose(s0[["CTCF", "GATA1"]].to_numpy(), predict(model, subs, rc="none"), rtol=1e-6)
     best = pd.read_csv(maxima, sep="\t")
     assert best["id"].tolist() == [f"s{i}" for i in range(25)]
     assert best.loc[0, "n_windows"] == len(s0)
@@ -149,9 +148,10 @@ def test_works_in_a_pipe_with_head(files, tmp_path) -> None:
     rng = np.random.default_rng(1)
     bases = np.frombuffer(b"ACGT", dtype=np.uint8)
     big = tmp_path / "big.fa"
-    big.write_text("".join(f">r{i}\n{bases[rng.integers(0, 4, 100)].tobytes().decode()}\n" for i in range(30000)))
-    script = (f"{sys.executable} -m seqcnn.cli score {files['model']} - < {big} 2> {tmp_path}/err | head -n 3;"
-              " echo \"status=${PIPESTATUS[0]}\"")
+    seqs = (bases[rng.integers(0, 4, 100)].tobytes().decode() for _ in range(30000))
+    big.write_text("".join(f">r{i}\n{s}\n" for i, s in enumerate(seqs)))
+    script = (f"{sys.executable} -m seqcnn.cli score {files['model']} - < {big} 2> {tmp_path}/err"
+              " | head -n 3; echo \"status=${PIPESTATUS[0]}\"")
     done = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=300)
     lines = done.stdout.splitlines()
     assert lines[0] == "id\tCTCF\tGATA1" and lines[1].startswith("r0\t") and len(lines) == 4
