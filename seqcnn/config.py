@@ -94,7 +94,11 @@ class ModelConfig:
 
 @dataclass
 class TrainConfig:
-    """Optimisation, schedule, early stopping, precision and checkpointing."""
+    """Optimisation, schedule, early stopping, precision and checkpointing.
+
+    ``checkpoint_every``: also write resume state every N steps (0: at epoch ends only);
+    ``threads``: CPU threads for this run (default: torch's own choice).
+    """
 
     epochs: int = 10
     lr: float = 1e-3
@@ -115,6 +119,7 @@ class TrainConfig:
     deterministic: bool = True
     checkpoint_every: int = 0
     device: str | None = None
+    threads: int | None = None
 
 
 @dataclass

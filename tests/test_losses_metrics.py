@@ -54,13 +54,18 @@ def test_multinomial_nll_matches_torch_distribution() -> None:
     logits = torch.randn(3, 2, 10)
     counts = torch.randint(0, 5, (3, 2, 10)).float()
     total = counts.sum(-1)
-    log_prob = torch.stack([
-        torch.distributions.Multinomial(int(total[i, t]), logits=logits[i, t]).log_prob(counts[i, t])
-        for i in range(3) for t in range(2)
-    ]).view(3, 2)
+    log_prob = torch.stack(
+        [
+            torch.distributions.Multinomial(int(total[i, t]), logits=logits[i, t]).log_prob(counts[i, t])
+            for i in range(3)
+            for t in range(2)
+        ]
+    ).view(3, 2)
     # our loss leaves out the model-free term log(n! / prod k!)
     constant = torch.lgamma(total + 1) - torch.lgamma(counts + 1).sum(-1)
-    assert float(multinomial_nll(logits, counts)) == pytest.approx(float((-(log_prob - constant)).mean()), rel=1e-5)
+    assert float(multinomial_nll(logits, counts)) == pytest.approx(
+        float((-(log_prob - constant)).mean()), rel=1e-5
+    )
 
 
 def test_profile_loss_crops_target_and_adds_counts_term() -> None:
@@ -136,7 +141,9 @@ def test_regression_metrics_match_numpy_and_scipy() -> None:
     m = compute_metrics(y, p, "regression")
     r = [np.corrcoef(y[:, t], p[:, t])[0, 1] for t in range(2)]
     assert m["pearson"] == pytest.approx(np.mean(r))
-    ranks = [np.corrcoef(np.argsort(np.argsort(y[:, t])), np.argsort(np.argsort(p[:, t])))[0, 1] for t in range(2)]
+    ranks = [
+        np.corrcoef(np.argsort(np.argsort(y[:, t])), np.argsort(np.argsort(p[:, t])))[0, 1] for t in range(2)
+    ]
     assert m["spearman"] == pytest.approx(np.mean(ranks))
     assert m["mse"] == pytest.approx(np.mean((y - p) ** 2))
 

@@ -70,7 +70,8 @@ def _load_data(data: list[str], meta: ModelMetadata, split: str) -> PreparedData
     """PreparedData whose ``test`` split is what ``data`` names."""
     first = Path(data[0])
     if len(data) == 1 and first.suffix in (".yaml", ".yml"):
-        prepared = prepare_data(load_config(first).data, seed=0)
+        cfg = load_config(first)
+        prepared = prepare_data(cfg.data, seed=cfg.train.seed)
         prepared.test = getattr(prepared, split)
         return prepared
     if len(data) == 1 and first.is_dir() and all((first / f).is_file() for f in SIMULATE_FILES):

@@ -97,7 +97,7 @@ def fit(
     trainer = None
     try:
         folder = Path(out_dir or cfg.output.dir or f"runs/{cfg.model.name}")
-        with _deterministic(cfg.train.deterministic and dev.type == "cpu"):
+        with _deterministic(cfg.train.deterministic), _threads(cfg.train.threads):
             trainer = Trainer(cfg, folder, dev, info, quiet=quiet, resume=resume)
             return trainer.run()
     finally:
@@ -108,16 +108,30 @@ def fit(
 
 @contextlib.contextmanager
 def _deterministic(on: bool) -> Iterator[None]:
-    before = (
-        torch.are_deterministic_algorithms_enabled(),
-        torch.is_deterministic_algorithms_warn_only_enabled(),
-    )
-    if on:
-        torch.use_deterministic_algorithms(True, warn_only=True)
+    """cuDNN in deterministic mode (or benchmark mode when ``on`` is False), restored afterwards.
+
+    CPU kernels are deterministic already, so seeded CPU runs repeat bit for bit without
+    ``torch.use_deterministic_algorithms`` (which also costs seconds of imports).
+    """
+    cudnn = torch.backends.cudnn
+    before = (cudnn.deterministic, cudnn.benchmark)
+    cudnn.deterministic, cudnn.benchmark = on, not on
     try:
         yield
     finally:
-        torch.use_deterministic_algorithms(before[0], warn_only=before[1])
+        cudnn.deterministic, cudnn.benchmark = before
+
+
+@contextlib.contextmanager
+def _threads(n: int | None) -> Iterator[None]:
+    """``torch.set_num_threads(n)`` for the block (unchanged when ``n`` is None)."""
+    before = torch.get_num_threads()
+    if n:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _float(output: Any) -> Any:
@@ -428,13 +442,13 @@ class Trainer:
             training=summary,
         )
 
-    def _write_history(self) -> None:
+    def _write_history(self, *, plot: bool = False) -> None:
         if not self.dist.is_main:
             return
         history = pd.DataFrame(self.history)
         with atomic_open(self.paths["metrics"], "w") as handle:
             history.to_csv(handle, sep="\t", index=False, float_format="%.6g")
-        if self.cfg.output.plots:
+        if self.cfg.output.plots and plot and self.history:
             metric = (
                 self.monitor if self.monitor != "valid_loss" else f"valid_{MAIN_METRIC[self.data.task_type]}"
             )
@@ -493,6 +507,7 @@ class Trainer:
             self.model.load_state_dict(self.best_state)
         test_loss, table = self.evaluator.evaluate("test")
         test = {"loss": test_loss, **macro_metrics(table)}
+        self._write_history(plot=True)
         if self.dist.is_main:
             with atomic_open(self.paths["test_metrics"], "w") as handle:
                 table.to_csv(handle, sep="\t", float_format="%.6g")
