@@ -66,8 +66,8 @@ def _length(genome: Any, variant: Variant, file: str | None) -> int:
     try:
         return chrom_length(genome, variant.chrom)
     except InputError as exc:
-        raise InputError(f"chromosome {variant.chrom!r} of the VCF is not in the genome ({exc.message})",
-                         file=file, record=f"{variant.chrom}:{variant.pos}") from None
+        raise InputError(f"{exc.message} ({getattr(genome, 'path', 'genome')})", file=file,
+                         record=f"{variant.chrom}:{variant.pos}") from None
 
 
 def score_variants(scorer: Scorer, variants: Iterable[Variant], genome: Any, *, width: int,

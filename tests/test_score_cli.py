@@ -176,3 +176,79 @@ def test_export_command(files, capsys) -> None:
     assert read_export_metadata(onnx_path)["architecture"] == "deepbind"
     code, _, err = run(["export", files["model"], "-o", files["root"] / "m.bin"], capsys)
     assert code == 2 and "--format" in err
+
+
+@pytest.fixture(scope="module")
+def genome(files) -> dict[str, Path]:
+    rng = np.random.default_rng(2)
+    chroms = {name: "".join(rng.choice(list("ACGT"), size=n)) for name, n in (("chr1", 400), ("chr2", 90))}
+    fa = files["root"] / "genome.fa"
+    fa.write_text("".join(f">{name}\n{seq}\n" for name, seq in chroms.items()))
+    c1 = chroms["chr1"]
+    other = {"A": "C", "C": "G", "G": "T", "T": "A"}
+    vcf = files["root"] / "v.vcf"
+    vcf.write_text("##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+                   f"chr1\t100\trs1\t{c1[99]}\t{other[c1[99]]},{other[other[c1[99]]]}\t.\t.\t.\n"
+                   f"chr1\t150\trs2\t{other[c1[149]]}\t{c1[149]}\t.\t.\t.\n"  # REF disagrees with the genome
+                   f"chr1\t200\tdel1\t{c1[199:203]}\t{c1[199]}\t.\t.\t.\n"
+                   f"chr2\t5\tins1\t{chroms['chr2'][4]}\t{chroms['chr2'][4]}TTG\t.\t.\t.\n"
+                   "chr2\t7\tsv1\tA\t<DUP>\t.\t.\t.\n")
+    bed = files["root"] / "r.bed"
+    bed.write_text("chr1\t10\t60\tpeak1\t5\t+\nchr1\t100\t170\tpeak2\t1\t-\nchr2\t0\t40\tpeak3\t0\t.\n")
+    return {"fa": fa, "vcf": vcf, "bed": bed}
+
+
+def test_vep_columns_and_values(files, genome, capsys) -> None:
+    from seqcnn.seq.genome import Genome
+    from seqcnn.seq.variants import read_vcf, variant_windows
+
+    code, out, err = run(["vep", files["model"], genome["vcf"], "--genome", genome["fa"], "--window", "50"],
+                         capsys)
+    assert code == 0, err
+    table = pd.read_csv(io.StringIO(out), sep="\t")
+    tasks = [f"{k}_{t}" for t in ("CTCF", "GATA1") for k in ("ref", "alt", "diff", "log2fc")]
+    assert list(table.columns) == ["chrom", "pos", "id", "ref", "alt", "ref_match", *tasks]
+    assert table["id"].tolist() == ["rs1", "rs1", "rs2", "del1", "ins1"]  # multi-allelic split, <DUP> skipped
+    assert table["ref_match"].tolist() == [True, True, False, True, True]
+    assert "1 variant(s) have a REF that differs" in err and "<DUP>" in err
+    model, ref_genome = load_model(files["model"]), Genome(genome["fa"])
+    windows = [variant_windows(v, ref_genome, 50) for v in read_vcf(genome["vcf"])]
+    ref = predict(model, [w[0] for w in windows])
+    alt = predict(model, [w[1] for w in windows])
+    np.testing.assert_allclose(table[["ref_CTCF", "ref_GATA1"]], ref, rtol=1e-6)
+    np.testing.assert_allclose(table[["alt_CTCF", "alt_GATA1"]], alt, rtol=1e-6)
+    np.testing.assert_allclose(table["diff_GATA1"], alt[:, 1] - ref[:, 1], atol=1e-6)
+    log2fc = np.log2((alt[:, 0] + 1e-6) / (ref[:, 0] + 1e-6))
+    np.testing.assert_allclose(table["log2fc_CTCF"], log2fc, atol=1e-5)
+
+
+@pytest.mark.parametrize(("vcf", "extra", "message"), [
+    (BAD / "vcf_unknown_chrom.vcf", ["--window", "50"], "'chrZ' is not in the genome"),
+    (BAD / "vcf_pos_past_end.vcf", ["--window", "50"], "past the end of chr1"),
+    (BAD / "vcf_empty.vcf", ["--window", "50"], "empty VCF"),
+    ("{vcf}", [], "give the window width with --window"),
+])
+def test_vep_bad_input_exit_2_no_output(files, genome, capsys, vcf, extra: list, message: str) -> None:
+    out_path = files["root"] / "vep_never.tsv"
+    vcf_path = str(vcf).format(vcf=genome["vcf"])
+    args = ["vep", files["model"], vcf_path, "--genome", genome["fa"], "-o", out_path]
+    code, _, err = run(args + extra, capsys)
+    assert code == 2 and err.count("\n") == 1 and message in err, err
+    assert not out_path.exists()
+
+
+def test_score_bed_intervals(files, genome, capsys) -> None:
+    from seqcnn.seq.genome import Genome
+
+    args = ["score", files["model"], "--bed", genome["bed"], "--genome", genome["fa"], "--echo"]
+    code, out, err = run(args, capsys)
+    assert code == 0, err
+    table = pd.read_csv(io.StringIO(out), sep="\t")
+    bed_columns = ["chrom", "start", "end", "name", "score", "strand"]
+    assert list(table.columns) == [*bed_columns, "sequence", "CTCF", "GATA1"]
+    assert table["name"].tolist() == ["peak1", "peak2", "peak3"]
+    ref_genome = Genome(genome["fa"])
+    seqs = [ref_genome.fetch("chr1", 10, 60), ref_genome.fetch("chr1", 100, 170, "-"),
+            ref_genome.fetch("chr2", 0, 40)]
+    assert table["sequence"].tolist() == seqs
+    np.testing.assert_allclose(table[["CTCF", "GATA1"]], predict(load_model(files["model"]), seqs), rtol=1e-6)

@@ -17,14 +17,14 @@ HEADER = "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
 class DictGenome:
     """The ``seqcnn.seq.genome.Genome`` contract on a dict: N past the end, InputError if unknown."""
 
-    def __init__(self, chroms: dict[str, str]) -> None:
-        self.chroms = chroms
-        self.lengths = {k: len(v) for k, v in chroms.items()}
+    def __init__(self, seqs: dict[str, str]) -> None:
+        self.seqs = seqs
+        self.chroms = {k: len(v) for k, v in seqs.items()}
 
     def fetch(self, chrom: str, start: int, end: int, strand: str = "+") -> str:
         if chrom not in self.chroms:
             raise InputError(f"unknown chromosome {chrom!r}")
-        seq = self.chroms[chrom][start:end]
+        seq = self.seqs[chrom][start:end]
         return seq + "N" * (end - start - len(seq))
 
 

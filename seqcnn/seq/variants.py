@@ -130,11 +130,9 @@ def _parse_record(line: str, name: str, number: int, stats: VcfStats) -> Iterato
 
 def chrom_length(genome: Any, chrom: str) -> int:
     """Length of ``chrom`` in ``genome`` (a ``seqcnn.seq.genome.Genome``); InputError if unknown."""
-    lengths = getattr(genome, "lengths", None)
-    if isinstance(lengths, dict) and chrom in lengths:
-        return int(lengths[chrom])
-    genome.fetch(chrom, 0, 1)  # raises InputError (with a suggestion) for an unknown chromosome
-    return int(len(genome.fasta[chrom]))
+    if chrom not in genome.chroms:
+        genome.fetch(chrom, 0, 0)  # raises InputError naming the genome, with a suggestion
+    return int(genome.chroms[chrom])
 
 
 def variant_windows(variant: Variant, genome: Any, width: int, *, file: str | None = None,
