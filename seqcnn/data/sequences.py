@@ -268,14 +268,14 @@ def _targets(
         return _profile_targets(cfg, records, labels_path, sites, seed)
     if cfg.task_type not in ("binary", "multiclass", "regression"):
         raise ConfigError(f"data.task_type {cfg.task_type!r} needs image data (data.kind: images)")
-    labels = read_labels(labels_path)
+    labels = _read_class_labels(labels_path) if cfg.task_type == "multiclass" else read_labels(labels_path)
     tasks = list(cfg.tasks or labels.columns)
     unknown = [t for t in tasks if t not in labels.columns]
     if unknown:
         raise ConfigError(f"data.tasks: {unknown} not in {labels_path} (columns: {list(labels.columns)})")
     if cfg.task_type == "multiclass":
         return _multiclass_targets(labels, tasks, ids, labels_path)
-    out = {s: torch.from_numpy(align_labels(labels[tasks], ids[s], file=labels_path)) for s in SPLITS}
+    out = {s: torch.tensor(align_labels(labels[tasks], ids[s], file=labels_path)) for s in SPLITS}
     if cfg.task_type == "binary":
         for split, y in out.items():
             bad = ~((y == 0) | (y == 1))
@@ -287,6 +287,17 @@ def _targets(
                     record=ids[split][row],
                 )
     return tasks, out
+
+
+def _read_class_labels(path: str) -> pd.DataFrame:
+    """A labels TSV read as text (class names may be words), indexed by its first column."""
+    try:
+        table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+    except (FileNotFoundError, pd.errors.EmptyDataError) as exc:
+        raise InputError(f"cannot read labels ({type(exc).__name__})", file=path) from exc
+    if table.shape[1] < 2:
+        raise InputError("labels need an id column and a class column", file=path)
+    return table.set_index(table.columns[0])
 
 
 def _multiclass_targets(
