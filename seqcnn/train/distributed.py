@@ -25,10 +25,11 @@ class DistInfo:
     world_size: int = 1
     local_rank: int = 0
     owns_group: bool = False  # we created the process group (and so destroy it)
+    active: bool = False  # launched by torchrun (even with one process): DDP and collectives
 
     @property
     def enabled(self) -> bool:
-        return self.world_size > 1
+        return self.active
 
     @property
     def is_main(self) -> bool:
@@ -36,19 +37,20 @@ class DistInfo:
 
 
 def setup(device: str | torch.device | None) -> tuple[DistInfo, torch.device]:
-    """Join the torchrun job if there is one; returns this rank's info and device."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
+    """Join the torchrun job if there is one (``RANK`` and ``WORLD_SIZE`` set, even for one process);
+    returns this rank's info and device."""
     resolved = resolve_device(device)
-    if world <= 1:
+    if "RANK" not in os.environ or "WORLD_SIZE" not in os.environ:
         return DistInfo(), resolved
-    rank, local_rank = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
+    world, rank = int(os.environ["WORLD_SIZE"]), int(os.environ["RANK"])
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     if resolved.type == "cuda":
         resolved = torch.device("cuda", local_rank)
         torch.cuda.set_device(resolved)
     owns = not dist.is_initialized()
     if owns:
         dist.init_process_group(backend="nccl" if resolved.type == "cuda" else "gloo")
-    return DistInfo(rank, world, local_rank, owns), resolved
+    return DistInfo(rank, world, local_rank, owns, active=True), resolved
 
 
 def teardown(info: DistInfo) -> None:
