@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import zipfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -88,7 +88,6 @@ class ImageInfo:
     task: str = "classification"
     source: str = ""
     split_sizes: tuple[int, int, int] = (0, 0, 0)
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def in_channels(self) -> int:
