@@ -8,12 +8,14 @@ import random
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from Bio.SeqIO.FastaIO import SimpleFastaParser
 
 from seqcnn.errors import InputError
 from seqcnn.seq import fasta
-from seqcnn.seq.fasta import iter_fasta_batches, read_fasta, write_fasta
+from seqcnn.seq.encode import one_hot
+from seqcnn.seq.fasta import iter_fasta_batches, read_fasta, read_fasta_one_hot, write_fasta
 
 
 def random_records(n: int, seed: int = 0, max_len: int = 150) -> list[tuple[str, str]]:
@@ -149,3 +151,28 @@ def test_streaming_is_lazy(tmp_path):
     assert next(it) == ("a", "AC") and next(it) == ("b", "GG")
     with pytest.raises(InputError, match="duplicate"):
         next(it)
+
+
+def test_read_fasta_one_hot_matches_string_path(tmp_path, monkeypatch):
+    rng = random.Random(3)
+    records = [(f"s{i}", "".join(rng.choice("ACGTNacgt") for _ in range(37))) for i in range(300)]
+    path = tmp_path / "x.fa"
+    path.write_text(as_text(records, 10, "\r\n"))
+    monkeypatch.setattr(fasta, "BLOCK_SIZE", 997)  # records straddle blocks
+    ids, x = read_fasta_one_hot(path, dtype=np.int8)
+    assert ids == [r for r, _ in records]
+    np.testing.assert_array_equal(x, one_hot([s for _, s in records], dtype=np.int8))
+    _, xf = read_fasta_one_hot(path)
+    np.testing.assert_array_equal(xf, one_hot([s for _, s in records]))
+
+
+def test_read_fasta_one_hot_errors_name_record(tmp_path):
+    path = tmp_path / "x.fa"
+    path.write_text(">a\nACGT\n>b\nACG\n")
+    with pytest.raises(InputError, match="length 3 differs") as info:
+        read_fasta_one_hot(path)
+    assert info.value.record == "b"
+    path.write_text(">a\nACGT\n>b\nAC\nG-\n")
+    with pytest.raises(InputError, match="invalid character '-'") as info:
+        read_fasta_one_hot(path)
+    assert (info.value.file, info.value.record, info.value.position) == (str(path), "b", 4)

@@ -146,6 +146,26 @@ def one_hot(
     return out[0] if single else out
 
 
+def one_hot_bytes(buf: np.ndarray, n: int, length: int, *, dtype: Any = np.float32,
+                  n_value: float = 0.25, ids: Sequence[str] | None = None,
+                  file: str | None = None) -> np.ndarray:
+    """One-hot ``(n, 4, length)`` from ``buf``: ``n * length`` uint8 character codes, row after row.
+
+    Same rules and errors as :func:`one_hot`; used by the FASTA reader to skip Python strings.
+    """
+    dtype = np.dtype(dtype)
+    if dtype not in (np.dtype(np.int8), np.dtype(np.float32)):
+        return one_hot_bytes(buf, n, length, dtype=np.float32, n_value=n_value, ids=ids,
+                             file=file).astype(dtype)
+    buf = np.ascontiguousarray(buf, dtype=np.uint8).reshape(-1)
+    if buf.size != n * length:
+        raise InputError(f"buffer holds {buf.size} bytes, expected {n} x {length}", file=file)
+    out = np.empty((n, 4, length), dtype=dtype)
+    if buf.size:
+        _encode_into(buf, out, n_value, 0, ids, file)
+    return out
+
+
 def one_hot_mask(seqs: str | Sequence[str]) -> np.ndarray:
     """Boolean soft-mask, True where the letter is lowercase: ``(L,)`` for a str, ``(N, L)`` for a list."""
     single = isinstance(seqs, str)

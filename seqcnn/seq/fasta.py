@@ -1,11 +1,12 @@
 """Streaming FASTA reading (plain, gzip, ``-`` for stdin) and atomic writing.
 
-Why our own parser instead of ``Bio.SeqIO.parse``/``SimpleFastaParser``: it splits whole
-blocks of bytes on ``\\n>`` instead of looping over lines in Python, which made it ~6x faster
-than ``SimpleFastaParser`` on 100,000 x 200 bp records and ~20x faster than ``SeqIO.parse``
-(see docs/benchmarks/encode.md), and it can report the edge cases we need (missing header,
-empty record, duplicate id, truncated gzip) by file and record. Memory stays flat: only one
-block (plus the record spanning its end) is held at a time.
+Why our own parser instead of Biopython's ``SimpleFastaParser``/``SeqIO.parse``: a numba
+kernel scans whole 4 MiB blocks (``fasta_kernels.scan_records``), so ``read_fasta_one_hot``
+hands sequence bytes to the encoder with no per-record Python objects (several times faster
+end to end than ``SimpleFastaParser`` + encoding; see docs/benchmarks/encode.md), while
+``read_fasta`` as a record iterator runs at about ``SimpleFastaParser``'s speed and ~2x
+``SeqIO.parse``'s. It also names the file and record for every malformed-file case (missing
+header, empty record, duplicate id, truncated gzip). Memory stays flat: one block at a time.
 """
 
 from __future__ import annotations
@@ -17,15 +18,17 @@ import sys
 import zlib
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
+
+import numpy as np
 
 from seqcnn.atomic import atomic_path
 from seqcnn.errors import InputError
 
 BLOCK_SIZE = 1 << 22  # 4 MiB of (decompressed) text per read
 _GZIP_MAGIC = b"\x1f\x8b"
-_LINE_BREAKS = b"\r\n"
 
 
 @contextmanager
@@ -69,24 +72,73 @@ def _blocks(handle: BinaryIO, name: str) -> Iterator[bytes]:
         yield block
 
 
-def _parse_record(chunk: bytes, name: str, seen: set[str]) -> tuple[str, str]:
-    """Turn ``header\\nline\\nline...`` (without the leading '>') into (id, sequence)."""
-    header, _, body = chunk.partition(b"\n")
-    fields = header.decode("utf-8", errors="replace").split(None, 1)
-    if not fields:
+@dataclass
+class _Block:
+    """Records of one block: ids, their newline-free sequence bytes back to back, and offsets."""
+
+    ids: list[str]
+    seq: np.ndarray  # uint8
+    offsets: np.ndarray  # (len(ids) + 1,) int64
+
+    def texts(self) -> list[str]:
+        data = self.seq.tobytes()
+        try:
+            text = data.decode("ascii")
+        except UnicodeDecodeError:  # one char per byte, so offsets hold; the encoder names it
+            text = data.decode("latin-1")
+        o = self.offsets.tolist()
+        return [text[o[i]:o[i + 1]] for i in range(len(self.ids))]
+
+
+def _scan_block(arr: np.ndarray, name: str, seen: set[str]) -> _Block:
+    """Index complete records (``data`` starts with '>' and ends with a newline).
+
+    One numba pass finds header spans ('>' at a line start up to the newline) and copies the
+    sequence bytes minus CR/LF; only the id list and per-record strings are Python objects.
+    """
+    from seqcnn.seq.fasta_kernels import scan_records  # numba: imported on first use
+
+    upper = arr.size // 4 + 2  # a record takes at least 4 bytes (">a\nA"); np.empty is lazy
+    seq_out = np.empty(arr.size, dtype=np.uint8)
+    head_lo, head_hi, seq_end = (np.empty(upper, dtype=np.int64) for _ in range(3))
+    n, size = scan_records(arr, seq_out, head_lo, head_hi, seq_end)
+    head_lo, head_hi, seq_end = head_lo[:n], head_hi[:n], seq_end[:n]
+    header_bytes = arr[_ranges(head_lo, head_hi)]
+    text = np.insert(header_bytes, np.cumsum(head_hi - head_lo), 10).tobytes()
+    headers = text.decode("utf-8", errors="replace").split("\n")[:-1]
+    if np.isin(header_bytes, (32, 9, 13)).any():
+        headers = [h.split(None, 1)[0] if h.strip() else "" for h in headers]
+    if "" in headers:
         raise InputError("record with an empty header line ('>' without an id)", file=name)
-    rid = fields[0]
-    if rid in seen:
-        raise InputError("duplicate record id", file=name, record=rid)
-    seen.add(rid)
-    seq = body.translate(None, _LINE_BREAKS)
-    if not seq:
-        raise InputError("record has no sequence", file=name, record=rid)
-    try:
-        text = seq.decode("ascii")
-    except UnicodeDecodeError:
-        text = seq.decode("utf-8", errors="replace")
-    return rid, text
+    _check_unique(headers, seen, name)
+    offsets = np.concatenate(([0], seq_end))
+    empty = np.flatnonzero(np.diff(offsets) == 0)
+    if empty.size:
+        raise InputError("record has no sequence", file=name, record=headers[empty[0]])
+    seq = seq_out[:size]
+    return _Block(headers, seq, offsets)
+
+
+def _ranges(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Concatenated ``arange(lo[i], hi[i])`` for all i, without a Python loop."""
+    lengths = hi - lo
+    total = int(lengths.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64)
+    offsets = np.repeat(lo - np.concatenate(([0], np.cumsum(lengths)[:-1])), lengths)
+    return offsets + np.arange(total)
+
+
+def _check_unique(ids: list[str], seen: set[str], name: str) -> None:
+    """Add ``ids`` to ``seen``; the first id seen before (here or in earlier blocks) raises."""
+    block = set(ids)
+    if len(block) != len(ids) or not seen.isdisjoint(block):
+        so_far: set[str] = set()
+        for rid in ids:
+            if rid in seen or rid in so_far:
+                raise InputError("duplicate record id", file=name, record=rid)
+            so_far.add(rid)
+    seen |= block
 
 
 def _check_start(block: bytes, name: str) -> bytes:
@@ -107,6 +159,12 @@ def read_fasta(path: str | os.PathLike) -> Iterator[tuple[str, str]]:
     validates). Raises :class:`InputError` for an empty file, a missing '>' header, a record
     with no sequence, a duplicate id, or a truncated/corrupt gzip stream.
     """
+    for block in _blocks_of_records(path):
+        yield from zip(block.ids, block.texts(), strict=True)
+
+
+def _blocks_of_records(path: str | os.PathLike) -> Iterator[_Block]:
+    """Stream ``path`` as :class:`_Block` s of complete records (memory: one read block)."""
     name = str(path)
     seen: set[str] = set()
     pieces: list[bytes] = []  # the record being read, starting with '>', split across blocks
@@ -117,19 +175,54 @@ def read_fasta(path: str | os.PathLike) -> Iterator[tuple[str, str]]:
                 if not block:
                     continue
             elif pieces[-1].endswith(b"\n") and block.startswith(b">"):
-                yield _parse_record(b"".join(pieces)[1:], name, seen)
+                yield _scan_block(_as_array(pieces), name, seen)
                 pieces = []
             cut = block.rfind(b"\n>")
             if cut < 0:
                 pieces.append(block)
                 continue
-            data = b"".join(pieces) + block[:cut] if pieces else block[:cut]
+            yield _scan_block(_as_array(pieces, block, cut + 1), name, seen)
             pieces = [block[cut + 1:]]
-            for chunk in data[1:].split(b"\n>"):
-                yield _parse_record(chunk, name, seen)
     if not pieces:
         raise InputError("empty FASTA file (no records)", file=name)
-    yield _parse_record(b"".join(pieces)[1:], name, seen)
+    if not pieces[-1].endswith(b"\n"):
+        pieces.append(b"\n")
+    yield _scan_block(_as_array(pieces), name, seen)
+
+
+def _as_array(pieces: list[bytes], block: bytes = b"", stop: int = 0) -> np.ndarray:
+    """``pieces`` + ``block[:stop]`` as one uint8 array, copying only when there are pieces."""
+    head = np.frombuffer(block, dtype=np.uint8, count=stop)
+    if not pieces:
+        return head
+    return np.concatenate([np.frombuffer(p, dtype=np.uint8) for p in pieces] + [head])
+
+
+def read_fasta_one_hot(path: str | os.PathLike, *, dtype: Any = np.float32,
+                       n_value: float = 0.25) -> tuple[list[str], np.ndarray]:
+    """Ids and one-hot ``(N, 4, L)`` of every record of a FASTA file whose records share one length.
+
+    The fast end-to-end path: sequence bytes go from the parser to the encoder without
+    per-record strings. Records of different lengths raise :class:`InputError` naming the
+    first one that differs; invalid characters are named by record and position.
+    """
+    from seqcnn.seq.encode import one_hot_bytes
+
+    ids: list[str] = []
+    chunks, lengths = [], []
+    for block in _blocks_of_records(path):
+        ids.extend(block.ids)
+        chunks.append(block.seq)
+        lengths.append(np.diff(block.offsets))
+    sizes = np.concatenate(lengths)
+    length = int(sizes[0])
+    if (sizes != length).any():
+        k = int(np.argmax(sizes != length))
+        raise InputError(f"length {sizes[k]} differs from the first record's {length}; "
+                         "all records must have one length", file=str(path), record=ids[k])
+    buf = np.concatenate(chunks)
+    x = one_hot_bytes(buf, len(ids), length, dtype=dtype, n_value=n_value, ids=ids, file=str(path))
+    return ids, x
 
 
 def iter_fasta_batches(path: str | os.PathLike, batch_size: int) -> Iterator[list[tuple[str, str]]]:
