@@ -1,0 +1,126 @@
+"""Benchmark one-hot encoding: seqcnn vs tangermeme vs a plain numpy lookup table.
+
+Cases (all to an int8 (N, 4, L) / (4, L) array, ACGT sequence, seeded):
+  a) one 10 Mbp string
+  b) a list of 100,000 x 200 bp strings
+  c) a 100,000-record FASTA file (200 bp, 60-column lines) end to end, parsing included;
+     tangermeme has no FASTA record reader, so its column is Biopython's SimpleFastaParser +
+     tangermeme's batch encoder, and the numpy column SimpleFastaParser + np.take.
+MB/s counts sequence characters (a, b) or file bytes (c); each time is the median of
+``--repeats`` runs after one warm-up run (numba compilation excluded). Results are checked
+for equality between the three methods.
+
+Usage: python scripts/bench_encode.py [--repeats 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from Bio.SeqIO.FastaIO import SimpleFastaParser
+
+from seqcnn.seq.encode import one_hot
+from seqcnn.seq.fasta import read_fasta, read_fasta_one_hot, write_fasta
+
+_LUT = np.zeros((256, 4), dtype=np.int8)
+for _i, _c in enumerate("ACGT"):
+    _LUT[ord(_c), _i] = 1
+
+
+def numpy_take(seqs: str | list[str]) -> np.ndarray:
+    """The naive baseline: a 256 x 4 lookup table applied with np.take."""
+    if isinstance(seqs, str):
+        return np.take(_LUT, np.frombuffer(seqs.encode("ascii"), np.uint8), axis=0).T
+    length = len(seqs[0])
+    codes = np.frombuffer("".join(seqs).encode("ascii"), np.uint8)
+    return np.take(_LUT, codes, axis=0).reshape(len(seqs), length, 4).transpose(0, 2, 1)
+
+
+def median_seconds(fn: Callable[[], object], repeats: int) -> tuple[float, object]:
+    result = fn()  # warm-up (JIT compilation, page cache)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), result
+
+
+def simple_fasta(path: Path) -> list[str]:
+    with open(path) as handle:
+        return [seq for _, seq in SimpleFastaParser(handle)]
+
+
+def cases(tmp: Path) -> list[tuple[str, float, dict[str, Callable[[], object]]]]:
+    from tangermeme.utils import _one_hot_encode_rows, one_hot_encode
+
+    rng = np.random.default_rng(0)
+    letters = np.frombuffer(b"ACGT", np.uint8)
+    long_seq = letters[rng.integers(0, 4, 10_000_000)].tobytes().decode()
+    rows = letters[rng.integers(0, 4, (100_000, 200))].tobytes().decode()
+    batch = [rows[i * 200:(i + 1) * 200] for i in range(100_000)]
+    fasta = tmp / "bench.fa"
+    write_fasta(((f"seq{i}", s) for i, s in enumerate(batch)), fasta, width=60)
+    file_mb = fasta.stat().st_size / 1e6
+    return [
+        ("a) 10 Mbp string", 10.0, {
+            "seqcnn": lambda: one_hot(long_seq, dtype=np.int8),
+            "tangermeme": lambda: one_hot_encode(long_seq).numpy(),
+            "numpy": lambda: numpy_take(long_seq),
+        }),
+        ("b) 100k x 200 bp list", 20.0, {
+            "seqcnn": lambda: one_hot(batch, dtype=np.int8),
+            "tangermeme": lambda: _one_hot_encode_rows(batch),
+            "numpy": lambda: numpy_take(batch),
+        }),
+        ("c) 100k-record FASTA", file_mb, {
+            "seqcnn": lambda: read_fasta_one_hot(fasta, dtype=np.int8)[1],
+            "tangermeme": lambda: _one_hot_encode_rows(simple_fasta(fasta)),
+            "numpy": lambda: numpy_take(simple_fasta(fasta)),
+        }),
+        ("c') FASTA, read_fasta+one_hot", file_mb, {
+            "seqcnn": lambda: one_hot([s for _, s in read_fasta(fasta)], dtype=np.int8),
+            "tangermeme": lambda: _one_hot_encode_rows(simple_fasta(fasta)),
+            "numpy": lambda: numpy_take(simple_fasta(fasta)),
+        }),
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=7)
+    args = parser.parse_args()
+    import tangermeme
+
+    print(f"# python {platform.python_version()}, numpy {np.__version__}, tangermeme "
+          f"{tangermeme.__version__}, {os.cpu_count()} CPUs, {platform.processor() or platform.machine()}")
+    header = (f"{'case':32s} {'seqcnn MB/s':>12s} {'tangermeme MB/s':>16s} {'numpy-take MB/s':>16s} "
+              f"{'ratio':>7s}")
+    print(header)
+    print("-" * len(header))
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, megabytes, fns in cases(Path(tmp)):
+            speed, outputs = {}, {}
+            for method, fn in fns.items():
+                seconds, outputs[method] = median_seconds(fn, args.repeats)
+                speed[method] = megabytes / seconds
+            ref = np.asarray(outputs["seqcnn"])
+            for method in ("tangermeme", "numpy"):
+                if not np.array_equal(ref, np.asarray(outputs[method])):
+                    sys.exit(f"{name}: {method} output differs from seqcnn")
+            print(f"{name:32s} {speed['seqcnn']:12.0f} {speed['tangermeme']:16.0f} {speed['numpy']:16.0f} "
+                  f"{speed['seqcnn'] / speed['tangermeme']:7.2f}")
+    print("ratio = seqcnn / tangermeme; MB = 1e6 sequence characters (a, b) or file bytes (c)")
+
+
+if __name__ == "__main__":
+    main()
