@@ -247,7 +247,7 @@ def test_lenet_learns_digits() -> None:
         pool="max",
     )
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
-    for _ in range(10):
+    for _ in range(6):
         for idx in torch.randperm(len(train)).split(128):
             opt.zero_grad()
             nn.functional.cross_entropy(model(train.images[idx]), train.targets[idx]).backward()
@@ -255,6 +255,27 @@ def test_lenet_learns_digits() -> None:
     with torch.no_grad():
         accuracy = (model.eval()(test.images).argmax(1) == test.targets).float().mean()
     assert accuracy > 0.9  # chance is 0.1; the full training run (TRAIN's benchmark) aims at 0.98
+
+
+def test_unet_learns_synthetic_segmentation() -> None:
+    from seqcnn.data.images import synthetic_segmentation
+
+    torch.manual_seed(0)
+    train, _, test, info = synthetic_segmentation(n=160, size=16, seed=0)
+    model = build_model("unet", in_channels=1, num_classes=info.n_classes, base=8, depth=2)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    for _ in range(15):
+        for idx in torch.randperm(len(train)).split(16):
+            opt.zero_grad()
+            nn.functional.cross_entropy(model(train.images[idx]), train.targets[idx]).backward()
+            opt.step()
+    with torch.no_grad():
+        pred = model.eval()(test.images).argmax(1)
+    shapes = test.targets > 0
+    background = 1 - shapes.float().mean()  # accuracy of calling every pixel background
+    assert (pred == test.targets).float().mean() > background + 0.05
+    # which shape a pixel belongs to needs the outline (brightness is shared): chance is 1/3
+    assert (pred[shapes] == test.targets[shapes]).float().mean() > 0.5
 
 
 # ------------------------------------------------------------------ house rules
