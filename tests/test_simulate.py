@@ -113,6 +113,7 @@ def test_gc_content_and_custom_motifs(tmp_path):
     gc = (text.count("G") + text.count("C")) / len(text)
     assert abs(gc - 0.8) < 0.02
     assert pd.read_csv(paths["sites"], sep="\t").empty
+    assert "A 0.100000 C 0.400000 G 0.400000 T 0.100000" in paths["motifs"].read_text()
     paths = simulate_dataset(tmp_path / "pos", motifs=[flat], n_sequences=50, length=40,
                              negative_fraction=0.0, min_instances=2, max_instances=2, gc=1.0, seed=1)
     for _, seq in read_fasta(paths["train"]):

@@ -116,7 +116,8 @@ def _check_args(n_sequences: int, length: int, min_instances: int, max_instances
 
 
 def _write_outputs(out: Path, ids: list[str], seqs: list[str], labels: np.ndarray, columns: list[str],
-                   sites: _Sites, motifs: list[Motif], split: Sequence[float]) -> dict[str, Path]:
+                   sites: _Sites, motifs: list[Motif], split: Sequence[float],
+                   background: np.ndarray) -> dict[str, Path]:
     n = len(ids)
     n_train = int(round(split[0] * n))
     n_valid = int(round(split[1] * n))
@@ -129,7 +130,7 @@ def _write_outputs(out: Path, ids: list[str], seqs: list[str], labels: np.ndarra
         handle.write("\t".join(["id", *columns]) + "\n")
         for rid, row in zip(ids, labels.astype(int).astype(str).tolist(), strict=True):
             handle.write(rid + "\t" + "\t".join(row) + "\n")
-    paths["motifs"] = write_meme(motifs, out / "motifs.meme")
+    paths["motifs"] = write_meme(motifs, out / "motifs.meme", background=background)
     paths["sites"] = out / "sites.tsv"
     order = np.lexsort((sites.start, sites.seq))
     widths = np.array([m.length for m in motifs])
@@ -171,8 +172,8 @@ def simulate_dataset(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
-    at = (1 - gc) / 2
-    codes = rng.choice(4, size=(n_sequences, length), p=[at, gc / 2, gc / 2, at]).astype(np.uint8)
+    background = np.array([(1 - gc) / 2, gc / 2, gc / 2, (1 - gc) / 2])
+    codes = rng.choice(4, size=(n_sequences, length), p=background).astype(np.uint8)
     n_negative = int(round(negative_fraction * n_sequences))
     positive = np.sort(rng.permutation(n_sequences)[n_negative:])
     sites = _place_sites(rng, positive, widths, length, min_instances, max_instances)
@@ -183,4 +184,4 @@ def simulate_dataset(
     seqs = [text[i * length:(i + 1) * length] for i in range(n_sequences)]
     width = len(str(n_sequences))
     ids = [f"sim{i:0{width}d}" for i in range(n_sequences)]
-    return _write_outputs(out, ids, seqs, labels, columns, sites, chosen, split)
+    return _write_outputs(out, ids, seqs, labels, columns, sites, chosen, split, background)
