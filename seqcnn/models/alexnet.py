@@ -36,7 +36,9 @@ def alexnet(
     dropout: float = 0.5,
     small_input: bool = False,
 ) -> nn.Module:
-    """AlexNet: images ``(N, C, H, W)`` -> logits ``(N, num_classes)``.
+    """AlexNet: convolutions of 64/192/384/256/256 filters, 3 max-pools, dense 4096 x 2 with dropout.
+
+    Images ``(N, C, H, W)`` -> logits ``(N, num_classes)``.
 
     Five convolutions with ReLU: 11x11 stride 4 (64), 5x5 (192), then 3x3 (384, 256, 256), with
     3x3 stride-2 max-pools after the 1st, 2nd and 5th; then dropout, two dense layers of ``hidden``

@@ -72,7 +72,9 @@ def autoencoder(
     activation: ActivationSpec = "relu",
     output_activation: ActivationSpec = "sigmoid",
 ) -> nn.Module:
-    """Convolutional autoencoder: ``(N, C, H, W)`` -> ``(N, C, H, W)`` reconstructions.
+    """Convolutional autoencoder: strided-convolution encoder, transposed-convolution decoder.
+
+    Images ``(N, C, H, W)`` -> reconstructions ``(N, C, H, W)``.
 
     The encoder has one 3x3 stride-2 convolution per entry of ``widths`` (each halving H and W),
     the decoder mirrors it with 4x4 stride-2 transposed convolutions and ends in a 3x3 convolution

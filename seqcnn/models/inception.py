@@ -58,7 +58,9 @@ def inception(
     dropout: float = 0.4,
     small_input: bool = False,
 ) -> nn.Module:
-    """GoogLeNet: images ``(N, C, H, W)`` -> logits ``(N, num_classes)``.
+    """GoogLeNet: inception modules 3a-5b with 1x1 reductions, global average pooling, dropout 0.4.
+
+    Images ``(N, C, H, W)`` -> logits ``(N, num_classes)``.
 
     Stem, inception modules 3a-3b, max-pool, 4a-4e, max-pool, 5a-5b (each module concatenates a
     1x1, a 1x1 -> 3x3, a 1x1 -> 5x5 and a 3x3 max-pool -> 1x1 branch; output channels 256, 480, 512,

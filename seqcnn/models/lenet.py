@@ -32,11 +32,13 @@ def lenet5(
     pool: str | None = "avg",
     dropout: float = 0.0,
 ) -> nn.Module:
-    """LeNet-5: images ``(N, C, H, W)`` -> logits ``(N, num_classes)``.
+    """LeNet-5: 5x5 convolutions of 6 and 16 maps with subsampling, dense 120 and 84.
 
-    Two 5x5 convolutions (6 and 16 maps), each followed by the activation and 2x2 subsampling
-    (``pool="avg"`` as in the paper, or ``"max"``), then dense layers of 120 and 84 (C5 and F6; C5
-    is a 5x5 convolution over a 5x5 map, i.e. a dense layer) and the output. The flatten size is
+    Images ``(N, C, H, W)`` -> logits ``(N, num_classes)``.
+
+    Each convolution is followed by the activation and 2x2 subsampling (``pool="avg"`` as in the
+    paper, or ``"max"``); then come dense layers of 120 and 84 (C5 and F6; C5 is a 5x5 convolution
+    over a 5x5 map, i.e. a dense layer) and the output. The flatten size is
     inferred from ``input_size`` (32x32 gives the paper's 61,706 parameters for 10 classes).
     ``small_input=True`` (8x8 to 32x32 images, e.g. scikit-learn's digits) pads the convolutions
     to keep the size ("same"), and below 16 pixels a side subsamples only after the second

@@ -46,7 +46,9 @@ def mobilenet(
     dropout: float = 0.2,
     small_input: bool = False,
 ) -> nn.Module:
-    """MobileNet v1: images ``(N, C, H, W)`` -> logits ``(N, num_classes)``.
+    """MobileNet v1: 13 depthwise-separable layers (32 to 1024 channels) with a width multiplier.
+
+    Images ``(N, C, H, W)`` -> logits ``(N, num_classes)``.
 
     A 3x3 stride-2 convolution (32 channels), 13 depthwise-separable layers (3x3 depthwise and 1x1
     pointwise, each with batch norm and ReLU; 64 up to 1024 channels, five of them stride 2), global

@@ -117,7 +117,9 @@ def resnet(
     small_input: bool = False,
     stages: Sequence[int] | None = None,
 ) -> nn.Module:
-    """ResNet-18/34 (basic blocks) or 50/101/152 (bottlenecks): ``(N, C, H, W)`` -> ``(N, num_classes)``.
+    """ResNet-18/34 (basic blocks) or 50/101/152 (bottlenecks), global average pooling.
+
+    Images ``(N, C, H, W)`` -> logits ``(N, num_classes)``.
 
     torchvision's layout ("v1.5": the stride on the 3x3 convolution of a bottleneck), so the
     ImageNet parameter counts match: 11,689,512 (18), 21,797,672 (34), 25,557,032 (50). The head
@@ -163,7 +165,9 @@ def se_resnet(
     reduction: int = 16,
     stages: Sequence[int] | None = None,
 ) -> nn.Module:
-    """SE-ResNet: a ResNet whose every residual branch is rescaled by squeeze-and-excitation gates.
+    """SE-ResNet: a ResNet with squeeze-and-excitation gates on every residual branch.
+
+    Images ``(N, C, H, W)`` -> logits ``(N, num_classes)``.
 
     Arguments as :func:`resnet`, plus the SE ``reduction`` ratio (16 in the paper: SE-ResNet-50 has
     28,088,024 parameters at ImageNet settings).

@@ -97,7 +97,9 @@ def unet(
     batch_norm: bool = True,
     dropout: float = 0.0,
 ) -> nn.Module:
-    """U-Net for segmentation: ``(N, C, H, W)`` -> per-pixel class logits ``(N, num_classes, H, W)``.
+    """U-Net: encoder/decoder with skip connections, per-pixel class logits of the input's size.
+
+    Images ``(N, C, H, W)`` -> logits ``(N, num_classes, H, W)``.
 
     ``depth`` down-sampling levels with ``base``, 2x, 4x ... channels (64 -> 1024 with the paper's
     depth 4), "same" padding so the output has the input's height and width (the paper crops

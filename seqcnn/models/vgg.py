@@ -95,7 +95,9 @@ def vgg(
     dropout: float = 0.5,
     small_input: bool = False,
 ) -> nn.Module:
-    """VGG: images ``(N, C, H, W)`` -> logits ``(N, num_classes)``.
+    """VGG-11/13/16/19 (configs A/B/D/E): 3x3 convolution stacks, 5 max-pools, dense 4096 x 2.
+
+    Images ``(N, C, H, W)`` -> logits ``(N, num_classes)``.
 
     ``config`` "A" (VGG-11), "B" (13), "D" (16) or "E" (19) (also "11".."19"); ``layers`` replaces it
     with your own list of channel counts and "M" (max-pool). ``batch_norm`` adds batch norm after
