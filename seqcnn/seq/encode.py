@@ -40,13 +40,12 @@ def _record_name(index: int, ids: Sequence[str] | None) -> str:
 
 def _check_lengths(seqs: list, ids: Sequence[str] | None, file: str | None) -> int:
     """The common length of ``seqs``; a non-string or a different length raises InputError."""
-    lengths = set(map(len, seqs)) if set(map(type, seqs)) <= {str} else None
-    if lengths is None:
+    if not set(map(type, seqs)) <= {str} and not all(isinstance(s, str) for s in seqs):
         k = next(k for k, s in enumerate(seqs) if not isinstance(s, str))
         raise InputError(f"expected a string, got {type(seqs[k]).__name__}", file=file,
                          record=_record_name(k, ids))
     length = len(seqs[0]) if seqs else 0
-    if len(lengths) > 1:
+    if len(set(map(len, seqs))) > 1:
         k = next(k for k, s in enumerate(seqs) if len(s) != length)
         raise InputError(
             f"length {len(seqs[k])} differs from the first record's {length}; "
