@@ -19,7 +19,7 @@ CONFIG = """\
 data: {kind: images, images: digits, task_type: multiclass, batch_size: 32, limit: 301,
        augment: {crop: 1}}
 model: {name: lenet5, kwargs: {small_input: true}}
-train: {epochs: 2, lr: 0.005, threads: 1}
+train: {epochs: 2, lr: 0.005, threads: 1, device: cpu}
 output: {plots: false}
 """
 
@@ -81,7 +81,7 @@ def test_gather_helpers_single_process() -> None:
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_torchrun_one_gpu_nccl(tmp_path: Path) -> None:
     config, driver = tmp_path / "c.yaml", tmp_path / "driver.py"
-    config.write_text(CONFIG.replace("threads: 1", "threads: 1, device: cuda"))
+    config.write_text(CONFIG.replace("device: cpu", "device: cuda"))
     driver.write_text(DRIVER)
     dumps = tmp_path / "dumps"
     dumps.mkdir()

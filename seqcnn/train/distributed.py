@@ -15,6 +15,7 @@ import torch
 import torch.distributed as dist
 
 from seqcnn.device import resolve_device
+from seqcnn.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,11 @@ def setup(device: str | torch.device | None) -> tuple[DistInfo, torch.device]:
     world, rank = int(os.environ["WORLD_SIZE"]), int(os.environ["RANK"])
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     if resolved.type == "cuda":
+        if local_rank >= torch.cuda.device_count():
+            raise ConfigError(
+                f"torchrun started process {local_rank + 1} on a node with {torch.cuda.device_count()} "
+                "GPU(s): start one process per GPU, or train on --device cpu"
+            )
         resolved = torch.device("cuda", local_rank)
         torch.cuda.set_device(resolved)
     owns = not dist.is_initialized()
