@@ -18,8 +18,9 @@ computed by hand::
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import torch
 from torch import nn
@@ -110,7 +111,20 @@ def feature_shape(body: nn.Module, input_shape: Sequence[int]) -> tuple[int, ...
                [*body.named_parameters(), *body.named_buffers()]}
     x = torch.empty((1, *input_shape), device="meta")
     try:
-        out = functional_call(body, tensors, (x,))
+        with eval_mode(body):  # batch norm refuses a batch of one in training mode
+            out = functional_call(body, tensors, (x,))
     except RuntimeError as exc:
         raise ValueError(f"input of shape {tuple(input_shape)} is too small for this network: {exc}") from exc
     return tuple(out.shape[1:])
+
+
+@contextlib.contextmanager
+def eval_mode(module: nn.Module) -> Iterator[nn.Module]:
+    """Put ``module`` in eval mode for the block, then restore each submodule's own mode."""
+    modes = [(m, m.training) for m in module.modules()]
+    module.eval()
+    try:
+        yield module
+    finally:
+        for m, training in modes:
+            m.training = training

@@ -20,6 +20,8 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
+from seqcnn.layers.heads import eval_mode
+
 
 @dataclass
 class SummaryRow:
@@ -69,7 +71,8 @@ def summarize(model: nn.Module, input_shape: Sequence[int], *, depth: int = 2) -
     tensors = {n: torch.empty_like(t, device="meta") for n, t in [*model.named_parameters(),
                                                                      *model.named_buffers()]}
     try:
-        out = functional_call(model, tensors, (torch.empty((1, *input_shape), device="meta"),))
+        with eval_mode(model):  # batch norm refuses a batch of one in training mode
+            out = functional_call(model, tensors, (torch.empty((1, *input_shape), device="meta"),))
     except RuntimeError as exc:
         raise ValueError(f"input of shape {tuple(input_shape)} does not fit this network: {exc}") from exc
     finally:
