@@ -38,7 +38,7 @@ def fasta_cases() -> dict[str, bytes]:
         "fasta_protein.fa": b">p1\nMKVLAAGIVGLLLAQWERTYIPSDFGHKLCVNM\n",
         "fasta_binary_garbage.fa": rng.randbytes(2048),
         "fasta_truncated.fa.gz": gz(good)[:-20],
-        "fasta_not_gzip.fa.gz": good,
+        "fasta_gzip_magic_then_garbage.fa.gz": b"\x1f\x8b\x08\x00" + rng.randbytes(300),
         "fasta_empty_id.fa": f">\n{GOOD}\n".encode(),
         "fasta_utf16.fa": good.decode().encode("utf-16"),
         "fasta_huge_single_line.fa": b">s1\n" + b"ACGT" * 250_000 + b"!\n",

@@ -32,6 +32,7 @@ LEVELS: dict[str, int] = {
     "seqcnn.interpret": 4,
     "seqcnn.motifs": 5,
     "seqcnn.report": 6,
+    "seqcnn.demo": 6,
     "seqcnn.cli": 7,
 }
 
