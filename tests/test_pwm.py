@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from seqcnn.errors import InputError
+from seqcnn.motifs.extract import effective_kernels, extract_filter_motifs
 from seqcnn.motifs.influence import filter_influence
 from seqcnn.motifs.pwm import (
     as_pwm,
@@ -262,3 +263,20 @@ def test_find_seqlets_greedy_non_overlapping():
     assert got == [(0, 24, 31, 10.0), (0, 4, 11, 5.0), (1, 33, 40, 1.0)]
     with pytest.raises(InputError):
         find_seqlets(np.zeros((2, 3)), width=5)
+
+
+def test_kernel_method_folds_batch_norm_scale():
+    conv = nn.Conv1d(4, 2, 3)
+    norm = nn.BatchNorm1d(2).eval()
+    with torch.no_grad():
+        norm.running_var.copy_(torch.tensor([3.0, 0.25]))
+        norm.weight.copy_(torch.tensor([2.0, 1.0]))
+    model = nn.Sequential(conv, norm, nn.ReLU())
+    scale = torch.tensor([2.0 / np.sqrt(3.0 + norm.eps), 1.0 / np.sqrt(0.25 + norm.eps)], dtype=torch.float32)
+    expected = conv.weight.detach() * scale[:, None, None]
+    assert torch.allclose(effective_kernels(first_layer(model)), expected)
+    motifs = extract_filter_motifs(model, one_hot_np(random_seqs(4, 10, 0)), method="kernel", device="cpu")
+    assert np.allclose(motifs[1].pwm, kernel_pwm(expected[1]))
+    assert motifs[1].nsites == 0 and motifs[0].influence.shape == (2 * 8,)  # (N, C, L) output flattened
+    with pytest.raises(InputError, match="method"):
+        extract_filter_motifs(model, one_hot_np(random_seqs(4, 10, 0)), method="magic")

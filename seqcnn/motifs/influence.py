@@ -21,6 +21,7 @@ def _prediction_scale(model: nn.Module, out: torch.Tensor | dict) -> torch.Tenso
         if "counts" not in out:
             raise InputError("model returns a dict without a 'counts' output; influence needs (N, T) scores")
         out = out["counts"]
+    out = out.reshape(len(out), -1)  # (N, T); other output shapes are flattened per sequence
     task_type = getattr(getattr(model, "metadata", None), "task_type", None)
     if task_type == "binary":
         return torch.sigmoid(out)
