@@ -1,0 +1,212 @@
+"""Acceptance benchmark of the motif report (issue 7).
+
+Simulates the default planted-JASPAR data set (12 motifs), trains ``koo_cnn`` with an exponential
+first-layer activation (and, as the baseline, the same model with ReLU), runs the motif report on the
+test sequences and prints, side by side:
+
+* planted motifs recovered: a planted motif counts when it is the best TomTom match (q < 0.05, against all
+  JASPAR2026 CORE vertebrate matrices) of some filter, by TF name; a looser column counts it when it is
+  any q < 0.05 match of some filter (TomTom cannot tell paralogues such as GATA1-6 apart);
+* filters matching some JASPAR motif at q < 0.05;
+* seconds for activating-site extraction, vectorised vs a naive per-window loop (on a subset).
+
+Usage: python scripts/bench_motifs.py [--out runs/bench_motifs] [--epochs 12] [--device cpu]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from seqcnn.device import resolve_device
+from seqcnn.modelfile import ModelMetadata, load_model, save_model
+from seqcnn.models.registry import build_model
+from seqcnn.motifs.sites import activating_sites, first_layer, one_hot_batches
+from seqcnn.seq.encode import one_hot
+from seqcnn.seq.fasta import read_fasta
+from seqcnn.seq.meme import read_meme
+
+# lr 2e-3 over 1e-3: in a short sweep (40 epochs, H100) the exp model's validation AUROC for Gata3, the
+# hardest planted motif, rose from 0.60 to 0.78 (mean over tasks 0.94 -> 0.95).
+LR = 2e-3
+
+
+def train(data_dir: Path, out: Path, activation: str, epochs: int, device: str | None) -> Path:
+    """Train koo_cnn on the simulated set with ``activation`` in the first layer; the model file.
+
+    Uses ``seqcnn.train.loop.fit``; if the training stack cannot run here, a minimal Adam loop."""
+    from seqcnn.config import DataConfig, ModelConfig, OutputConfig, RunConfig, TrainConfig
+
+    config = RunConfig(
+        data=DataConfig(kind="simulate", path=str(data_dir), batch_size=128),
+        model=ModelConfig(name="koo_cnn", kwargs={"first_activation": activation}),
+        train=TrainConfig(epochs=epochs, lr=LR, patience=8, seed=0, device=device, deterministic=False),
+        output=OutputConfig(dir=str(out), plots=False),
+    )
+    try:
+        from seqcnn.train.loop import fit
+
+        return fit(config, out_dir=out, device=device).model_path
+    except ImportError as exc:
+        print(f"fit unavailable ({exc}); minimal training loop", file=sys.stderr)
+        return minimal_train(data_dir, out, activation, epochs, device)
+
+
+def _split(data_dir: Path, split: str, labels: pd.DataFrame) -> tuple[torch.Tensor, torch.Tensor]:
+    records = list(read_fasta(data_dir / f"{split}.fa"))
+    x = torch.from_numpy(one_hot([s for _, s in records]))
+    y = torch.from_numpy(labels.loc[[i for i, _ in records]].to_numpy(np.float32))
+    return x, y
+
+
+def minimal_train(data_dir: Path, out: Path, activation: str, epochs: int, device: str | None) -> Path:
+    """Adam (lr ``LR``), BCE, batch 128, best validation loss kept; writes ``out/model.safetensors``."""
+    dev = resolve_device(device)
+    labels = pd.read_csv(data_dir / "labels.tsv", sep="\t", index_col="id")
+    (xt, yt), (xv, yv) = _split(data_dir, "train", labels), _split(data_dir, "valid", labels)
+    torch.manual_seed(0)
+    kwargs = {"first_activation": activation, "n_tasks": yt.shape[1], "input_length": xt.shape[2]}
+    model = build_model("koo_cnn", **kwargs).to(dev)
+    optimizer = torch.optim.Adam(model.parameters(), lr=LR)
+    loss_fn = torch.nn.BCEWithLogitsLoss()
+    best, best_state = float("inf"), None
+    for _ in range(epochs):
+        model.train()
+        for idx in torch.randperm(len(xt)).split(128):
+            optimizer.zero_grad()
+            loss_fn(model(xt[idx].to(dev)), yt[idx].to(dev)).backward()
+            optimizer.step()
+        model.eval()
+        with torch.no_grad():
+            valid = sum(loss_fn(model(xb.to(dev)), yb.to(dev)).item() * len(xb)
+                        for xb, yb in zip(xv.split(512), yv.split(512), strict=True)) / len(xv)
+        if valid < best:
+            best, best_state = valid, {k: v.detach().clone() for k, v in model.state_dict().items()}
+    model.load_state_dict(best_state)
+    out.mkdir(parents=True, exist_ok=True)
+    meta = ModelMetadata(architecture="koo_cnn", model_kwargs=kwargs, tasks=list(labels.columns),
+                         task_type="binary", input_length=xt.shape[2])
+    return save_model(model, out / "model.safetensors", meta)
+
+
+def naive_sites(model: torch.nn.Module, seqs: list[str], fraction: float = 0.5) -> np.ndarray:
+    """Reference: per-filter, per-window Python loop over the activations (F, K, 4)."""
+    layer = first_layer(model)
+    x = torch.cat(list(one_hot_batches(seqs, min_length=layer.span)))
+    with torch.no_grad():
+        act = layer(x).numpy()
+    counts = np.zeros((act.shape[1], layer.kernel_size, 4))
+    for f in range(act.shape[1]):
+        thr = fraction * act[:, f].max()
+        for n in range(act.shape[0]):
+            for pos in range(act.shape[2]):
+                if act[n, f, pos] > thr:
+                    counts[f] += x[n, :, pos:pos + layer.kernel_size].numpy().T
+    return counts
+
+
+def timed(fn, repeats: int = 3) -> tuple[float, object]:
+    times, result = [], None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), result
+
+
+def evaluate(model_path: Path, records: list[tuple[str, str]], planted: list[str], out: Path) -> dict:
+    """Report on ``records``; planted-motif recovery and filter match rate."""
+    from seqcnn.motifs.annotate import annotate, load_targets
+    from seqcnn.report.motif_report import as_meme_motifs, motif_report
+
+    model = load_model(model_path)
+    start = time.perf_counter()
+    report = motif_report(model, records, out, n_examples=2, progress=False)
+    seconds = time.perf_counter() - start
+    best = report.table
+    hits = best[best["match_q_value"] < 0.05]
+    best_names = {str(n).upper() for n in hits["match_name"]}
+    all_q = annotate(as_meme_motifs(report.motifs), load_targets(), n_best=100)
+    any_names = {str(n).upper() for n in all_q.loc[all_q["q_value"] < 0.05, "target_name"]}
+    kernel = annotate(as_meme_motifs(_kernel_motifs(model)), load_targets(), n_best=1)
+    return {
+        "recovered_best": sorted(p for p in planted if p.upper() in best_names),
+        "recovered_any": sorted(p for p in planted if p.upper() in any_names),
+        "filters": len(best), "matched": int(len(hits)),
+        "kernel_matched": int((kernel["q_value"] < 0.05).sum()), "report_s": seconds,
+    }
+
+
+def _kernel_motifs(model):
+    """Filter motifs from the kernels alone (batch-norm scale folded in), the data-free baseline."""
+    from seqcnn.motifs.extract import FilterMotif, effective_kernels
+    from seqcnn.motifs.pwm import kernel_pwms
+
+    return [FilterMotif(i, p) for i, p in enumerate(kernel_pwms(effective_kernels(first_layer(model))))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default="runs/bench_motifs")
+    parser.add_argument("--data", default=None, help="simulated data (default OUT/data; made if missing)")
+    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--device", default=None)
+    parser.add_argument("--activations", default="exp,relu")
+    parser.add_argument("--train-only", action="store_true", help="train (or reuse) the models, then stop")
+    args = parser.parse_args()
+    out = Path(args.out)
+    data = Path(args.data) if args.data else out / "data"
+    if not (data / "test.fa").exists():
+        from seqcnn.seq.simulate import simulate_dataset
+
+        simulate_dataset(data, seed=0)
+    models = {}
+    for activation in args.activations.split(","):
+        folder = out / f"koo_cnn_{activation}"
+        if not (folder / "model.safetensors").exists():  # a model trained earlier (e.g. on a GPU) is reused
+            start = time.perf_counter()
+            train(data, folder, activation, args.epochs, args.device)
+            (folder / "train_seconds.txt").write_text(f"{time.perf_counter() - start:.1f}\n")
+        models[activation] = folder
+    if not args.train_only:
+        report(data, out, models)
+
+
+def report(data: Path, out: Path, models: dict[str, Path]) -> None:
+    """Motif reports of every model on the test sequences; the comparison table."""
+    planted = [m.name for m in read_meme(data / "motifs.meme")]
+    records = list(read_fasta(data / "test.fa"))
+    rows = {}
+    for activation, folder in models.items():
+        seconds = folder / "train_seconds.txt"
+        result = evaluate(folder / "model.safetensors", records, planted, out / f"report_{activation}")
+        result["train_s"] = float(seconds.read_text()) if seconds.exists() else float("nan")
+        rows[activation] = result
+    model = load_model(next(iter(models.values())) / "model.safetensors")
+    subset = [s for _, s in records[:1000]]
+    fast_s, _ = timed(lambda: activating_sites(model, subset, device="cpu"))
+    slow_s, _ = timed(lambda: naive_sites(model, subset), repeats=1)
+    print(f"planted motifs: {', '.join(planted)}; test sequences: {len(records)}")
+    print("| first activation | planted best match (q<0.05) | planted any match | filters matched "
+          "(sites) | filters matched (kernel PWMs) | train s | report s |")
+    print("|---|---|---|---|---|---|---|")
+    for act, r in rows.items():
+        n = len(planted)
+        print(f"| {act} | {len(r['recovered_best'])}/{n} | {len(r['recovered_any'])}/{n}"
+              f" | {r['matched']}/{r['filters']} ({r['matched'] / r['filters']:.0%}) | "
+              f"{r['kernel_matched']}/{r['filters']} | {r['train_s']:.0f} | {r['report_s']:.0f} |")
+        missing = sorted(set(planted) - set(r["recovered_best"]))
+        print(f"  {act}: not the best match of any filter: {', '.join(missing) or 'none'}")
+    print(f"\nactivating sites on 1000 sequences x 30 filters: vectorised {fast_s:.3f} s (median of 3), "
+          f"naive loop {slow_s:.2f} s, ratio {slow_s / fast_s:.0f}x")
+
+
+if __name__ == "__main__":
+    main()
