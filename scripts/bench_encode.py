@@ -7,7 +7,8 @@ Cases (all to an int8 (N, 4, L) / (4, L) array, ACGT sequence, seeded):
      tangermeme has no FASTA record reader, so its column is Biopython's SimpleFastaParser +
      tangermeme's batch encoder, and the numpy column SimpleFastaParser + np.take.
 MB/s counts sequence characters (a, b) or file bytes (c); each time is the median of
-``--repeats`` runs after one warm-up run (numba compilation excluded). Results are checked
+``--repeats`` rounds after one warm-up run (numba compilation excluded); within a round the
+three methods run one after another, so load changes on a shared machine hit all. Results are checked
 for equality between the three methods.
 
 Usage: python scripts/bench_encode.py [--repeats 7]
@@ -45,14 +46,16 @@ def numpy_take(seqs: str | list[str]) -> np.ndarray:
     return np.take(_LUT, codes, axis=0).reshape(len(seqs), length, 4).transpose(0, 2, 1)
 
 
-def median_seconds(fn: Callable[[], object], repeats: int) -> tuple[float, object]:
-    result = fn()  # warm-up (JIT compilation, page cache)
-    times = []
+def median_seconds(fns: dict[str, Callable[[], object]], repeats: int) -> tuple[dict, dict]:
+    """Median time of each function; methods alternate within each round so load drifts hit all."""
+    outputs = {name: fn() for name, fn in fns.items()}  # warm-up (JIT compilation, page cache)
+    times: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), result
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}, outputs
 
 
 def simple_fasta(path: Path) -> list[str]:
@@ -109,10 +112,8 @@ def main() -> None:
     print("-" * len(header))
     with tempfile.TemporaryDirectory() as tmp:
         for name, megabytes, fns in cases(Path(tmp)):
-            speed, outputs = {}, {}
-            for method, fn in fns.items():
-                seconds, outputs[method] = median_seconds(fn, args.repeats)
-                speed[method] = megabytes / seconds
+            seconds, outputs = median_seconds(fns, args.repeats)
+            speed = {method: megabytes / t for method, t in seconds.items()}
             ref = np.asarray(outputs["seqcnn"])
             for method in ("tangermeme", "numpy"):
                 if not np.array_equal(ref, np.asarray(outputs[method])):

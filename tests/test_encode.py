@@ -207,3 +207,14 @@ def test_property_invalid_char_raises_at_its_position(seq, bad, where):
     with pytest.raises(InputError) as info:
         one_hot([text], ids=["r"])
     assert info.value.position == pos + 1 and info.value.record == "r"
+
+
+def test_bytes_path_matches_str_kernel(monkeypatch):
+    from seqcnn.seq import encode
+
+    seqs = ["ACGTNacgtnUu" * 50, "TTGCAAnnCGUA" * 50]
+    fast_int8, fast_float = one_hot(seqs, dtype=np.int8), one_hot(seqs)
+    monkeypatch.setitem(encode._STR_KERNEL, 0, False)
+    np.testing.assert_array_equal(one_hot(seqs, dtype=np.int8), fast_int8)
+    np.testing.assert_array_equal(one_hot(seqs), fast_float)
+    np.testing.assert_array_equal(fast_float[0, :, :12], one_hot("ACGTNACGTNTT"))

@@ -54,10 +54,9 @@ def _check_lengths(seqs: list, ids: Sequence[str] | None, file: str | None) -> i
     return length
 
 
-def _to_bytes(seqs: list[str], length: int, offset: int, ids: Sequence[str] | None,
+def _to_bytes(joined: str, length: int, offset: int, ids: Sequence[str] | None,
               file: str | None) -> np.ndarray:
-    """Join equal-length strings into one uint8 buffer (one copy); ``offset`` numbers the records."""
-    joined = seqs[0] if len(seqs) == 1 else "".join(seqs)
+    """Rows of ``length`` joined in one str -> uint8 buffer; ``offset`` numbers the first record."""
     try:
         data = joined.encode("ascii")
     except UnicodeEncodeError as exc:
@@ -99,17 +98,32 @@ def _encode_table(buf: np.ndarray, out: np.ndarray, n_value: float, offset: int,
     out[...] = matrix[codes].reshape(n, length, 4).transpose(0, 2, 1)
 
 
+_STR_KERNEL = [True]  # set to False if this numba cannot compile the str kernel
+
+
+def _encode_str(text: str, out: np.ndarray, n_value: float) -> bool:
+    """Fast path straight from the str buffer; False when the bytes path must take over."""
+    if not _STR_KERNEL[0]:
+        return False
+    from seqcnn.seq import onehot_kernels as kernels
+
+    try:
+        return kernels.encode_str(text, out, float(n_value))
+    except Exception:  # numba's str internals changed: use the bytes path from now on
+        _STR_KERNEL[0] = False
+        return False
+
+
 def _encode_into(buf: np.ndarray, out: np.ndarray, n_value: float, offset: int,
                  ids: Sequence[str] | None, file: str | None) -> None:
     """Fill ``out`` (N, 4, L) from ``buf`` (N*L bytes): fast kernels for ACGTUN, table otherwise."""
     from seqcnn.seq import onehot_kernels as kernels  # numba: imported on first use
 
-    if kernels.all_exact(buf):
-        if out.dtype == np.int8:
-            kernels.encode_exact_int8(buf, out)
-        else:
-            kernels.encode_exact_float(buf, out, float(n_value))
+    if out.dtype == np.int8:
+        done = kernels.encode_exact_int8(buf, out)
     else:
+        done = kernels.encode_exact_float(buf, out, float(n_value))
+    if not done:
         _encode_table(buf, out, n_value, offset, ids, file)
 
 
@@ -140,8 +154,11 @@ def one_hot(
         # rows are joined ~1 MB at a time, so the byte buffer stays in cache
         step = max(1, _CHUNK_BYTES // length)
         for start in range(0, len(seq_list), step):
-            buf = _to_bytes(seq_list[start:start + step], length, start, ids, file)
-            _encode_into(buf, out[start:start + step], n_value, start, ids, file)
+            part = seq_list[start:start + step]
+            joined = part[0] if len(part) == 1 else "".join(part)
+            if not _encode_str(joined, out[start:start + step], n_value):
+                buf = _to_bytes(joined, length, start, ids, file)
+                _encode_into(buf, out[start:start + step], n_value, start, ids, file)
     return out[0] if single else out
 
 
@@ -170,7 +187,7 @@ def one_hot_mask(seqs: str | Sequence[str]) -> np.ndarray:
     single = isinstance(seqs, str)
     seq_list = [seqs] if single else list(seqs)
     length = _check_lengths(seq_list, None, None)
-    buf = _to_bytes(seq_list, length, 0, None, None)
+    buf = _to_bytes("".join(seq_list), length, 0, None, None)
     mask = (buf >= ord("a")).reshape(len(seq_list), length)
     return mask[0] if single else mask
 

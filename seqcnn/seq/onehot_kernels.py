@@ -3,7 +3,8 @@
 Why our own kernels: a numpy ``np.take`` lookup table runs at ~0.3 GB/s; these loops are
 branch-free byte comparisons that LLVM vectorises (see docs/benchmarks/encode.md). Measured
 shapes of the loop that matter (numba 0.68): the validity check is a separate min-reduction
-(fusing it into the writing loop stops vectorisation), and rows are walked through slices
+per 16 KiB block, run while the block is in cache (fusing it into the writing loop stops
+vectorisation), the output is written through per-channel slices, and rows are walked through slices
 (indexing with ``r * L + j`` directly was ~15x slower: the index may be negative, so it is not
 vectorised). Sequences with other IUPAC codes take the table path in ``encode.py``.
 """
@@ -18,24 +19,30 @@ _BLOCK = 16384  # bytes of one row per inner loop, so the four output streams st
 
 
 @numba.njit(cache=True, nogil=True)
-def all_exact(buf: np.ndarray) -> bool:  # pragma: no cover - compiled
-    """True if every byte of ``buf`` (uint8) is one of ``ACGTUNacgtun``."""
+def _block_exact(src: np.ndarray) -> bool:  # pragma: no cover - compiled
+    """True if every byte of ``src`` (uint8) is one of ``ACGTUNacgtun`` (a vectorised min-reduction)."""
     ok = np.uint8(1)
-    for i in range(buf.shape[0]):
-        u = buf[i] & np.uint8(0xDF)  # clears the lowercase bit; only letters map onto letters
+    for i in range(src.shape[0]):
+        u = src[i] & np.uint8(0xDF)  # clears the lowercase bit; only letters map onto letters
         hit = (u == _A) | (u == _C) | (u == _G) | (u == _T) | (u == _U) | (u == _N)
         ok = min(ok, np.uint8(hit))
     return ok == 1
 
 
 @numba.njit(cache=True, nogil=True)
-def encode_exact_int8(buf: np.ndarray, out: np.ndarray) -> None:  # pragma: no cover - compiled
-    """Write ``buf`` (uint8, N*L bytes of ACGTUN) into ``out`` (N, 4, L) int8; N -> zeros."""
+def encode_exact_int8(buf: np.ndarray, out: np.ndarray) -> bool:  # pragma: no cover - compiled
+    """Write ``buf`` (uint8, N*L bytes) into ``out`` (N, 4, L) int8 (N -> zeros).
+
+    Returns False, leaving ``out`` partly written, as soon as a block holds anything but
+    ACGTUN (either case); each block is checked while it is in cache, then encoded.
+    """
     n, _, length = out.shape
     for r in range(n):
         for j0 in range(0, length, _BLOCK):
             m = min(_BLOCK, length - j0)
             src = buf[r * length + j0:r * length + j0 + m]
+            if not _block_exact(src):
+                return False
             o_a = out[r, 0, j0:j0 + m]
             o_c = out[r, 1, j0:j0 + m]
             o_g = out[r, 2, j0:j0 + m]
@@ -46,11 +53,12 @@ def encode_exact_int8(buf: np.ndarray, out: np.ndarray) -> None:  # pragma: no c
                 o_c[j] = u == _C
                 o_g[j] = u == _G
                 o_t[j] = (u == _T) | (u == _U)
+    return True
 
 
 @numba.njit(cache=True, nogil=True)
-def encode_exact_float(buf: np.ndarray, out: np.ndarray, n_value: float) -> None:  # pragma: no cover
-    """Write ``buf`` (uint8, N*L bytes of ACGTUN) into ``out`` (N, 4, L) float32; N -> ``n_value``."""
+def encode_exact_float(buf: np.ndarray, out: np.ndarray, n_value: float) -> bool:  # pragma: no cover
+    """As :func:`encode_exact_int8` for float32 ``out``; N -> ``n_value`` in every channel."""
     n, _, length = out.shape
     one = np.float32(1.0)
     zero = np.float32(0.0)
@@ -59,6 +67,8 @@ def encode_exact_float(buf: np.ndarray, out: np.ndarray, n_value: float) -> None
         for j0 in range(0, length, _BLOCK):
             m = min(_BLOCK, length - j0)
             src = buf[r * length + j0:r * length + j0 + m]
+            if not _block_exact(src):
+                return False
             o_a = out[r, 0, j0:j0 + m]
             o_c = out[r, 1, j0:j0 + m]
             o_g = out[r, 2, j0:j0 + m]
@@ -70,3 +80,20 @@ def encode_exact_float(buf: np.ndarray, out: np.ndarray, n_value: float) -> None
                 o_c[j] = one if u == _C else fill
                 o_g[j] = one if u == _G else fill
                 o_t[j] = one if (u == _T) | (u == _U) else fill
+    return True
+
+
+@numba.njit(cache=True, nogil=True)
+def encode_str(text: str, out: np.ndarray, n_value: float) -> bool:  # pragma: no cover - compiled
+    """Encode an ASCII ``str`` straight from its buffer into ``out`` (N, 4, L), int8 or float32.
+
+    Skips ``str.encode`` (a copy that cost ~25% of the 10 Mbp case). Uses numba's string
+    internals (``_kind``, ``_is_ascii``, ``_data``); returns False for non-ASCII strings or
+    anything but ACGTUN, and the caller falls back to the bytes path, which names errors.
+    """
+    if text._kind != 1 or not text._is_ascii:
+        return False
+    buf = numba.carray(text._data, len(text), np.uint8)
+    if out.dtype == np.int8:
+        return encode_exact_int8(buf, out)
+    return encode_exact_float(buf, out, n_value)
