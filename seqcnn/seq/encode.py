@@ -98,19 +98,20 @@ def _encode_table(buf: np.ndarray, out: np.ndarray, n_value: float, offset: int,
     out[...] = matrix[codes].reshape(n, length, 4).transpose(0, 2, 1)
 
 
-_STR_KERNEL = [True]  # set to False if this numba cannot compile the str kernel
+_STR_KERNEL_OK = True  # False once this numba failed to compile the str kernel
 
 
 def _encode_str(text: str, out: np.ndarray, n_value: float) -> bool:
     """Fast path straight from the str buffer; False when the bytes path must take over."""
-    if not _STR_KERNEL[0]:
+    global _STR_KERNEL_OK
+    if not _STR_KERNEL_OK:
         return False
     from seqcnn.seq import onehot_kernels as kernels
 
     try:
         return kernels.encode_str(text, out, float(n_value))
     except Exception:  # numba's str internals changed: use the bytes path from now on
-        _STR_KERNEL[0] = False
+        _STR_KERNEL_OK = False
         return False
 
 
