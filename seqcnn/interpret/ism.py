@@ -1,0 +1,265 @@
+"""In-silico saturation mutagenesis (ISM): the effect of every single-base substitution.
+
+``ism(model, X)`` returns an :class:`ISMResult` whose ``delta[n, b, i, t]`` is the change of output
+``t`` when position ``start + i`` of sequence ``n`` is set to base ``b`` (0 for the reference base),
+with ``reference`` the unmutated outputs ``(N, T)``. ``mutation_map`` and ``importance`` turn it into
+a DeepBind-style map and a per-position importance.
+
+By default the fast exact engine runs (``seqcnn.interpret.ism_fast``: only the windows a substitution
+can change are recomputed). A model it cannot analyse falls back to ``naive_ism`` (one forward pass
+per mutant) with a one-line ``ISMFallbackWarning``; the fast result of the first chunk is also checked
+against the naive one on a few substitutions before it is trusted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from seqcnn.device import resolve_device
+from seqcnn.errors import ConfigError, InputError
+from seqcnn.interpret.ism_fast import FastISM, reference_bases
+from seqcnn.interpret.ism_trace import Unsupported
+from seqcnn.progress import progress_bar
+
+CHUNK_BYTES = 256 << 20  # reference activations of one chunk of sequences
+NAIVE_BATCH = 128
+
+
+class ISMFallbackWarning(UserWarning):
+    """The fast ISM engine could not analyse the model; the naive path was used."""
+
+
+@dataclass
+class ISMResult:
+    """ISM of ``N`` sequences over positions ``[start, end)`` (``P = end - start``).
+
+    ``delta``: (N, A, P, T) output change per substitution (0 at the reference base);
+    ``reference``: (N, T) outputs of the unmutated sequences; ``bases``: (N, P) reference base index,
+    -1 where the input column is not one-hot (e.g. ``N``); ``targets``: the output columns kept.
+    """
+
+    delta: np.ndarray
+    reference: np.ndarray
+    bases: np.ndarray
+    start: int
+    end: int
+    targets: list[int]
+
+    def mutation_map(self, task: int = 0) -> np.ndarray:
+        """(N, A, P) DeepBind-style mutation map of output column ``task`` (see ``mutation_map``)."""
+        return mutation_map(self, task)
+
+    def importance(self, how: str = "max", task: int = 0) -> np.ndarray:
+        """(N, P) per-position loss of score (see ``importance``)."""
+        return importance(self, how, task)
+
+
+def mutation_map(result: ISMResult, task: int = 0) -> np.ndarray:
+    """(N, A, P) score change of every substitution for output column ``task`` (0 at the reference)."""
+    return result.delta[..., task]
+
+
+def importance(result: ISMResult, how: str = "max", task: int = 0) -> np.ndarray:
+    """(N, P) loss of score at each position: ``max`` or ``mean`` over the substituted bases of
+    ``reference - mutant`` (DeepBind's logo heights use the max); ``maxabs`` gives ``max |delta|``.
+    """
+    delta = result.delta[..., task]
+    alt = np.ones(delta.shape, dtype=bool)
+    n_idx, p_idx = np.nonzero(result.bases >= 0)
+    alt[n_idx, result.bases[n_idx, p_idx], p_idx] = False
+    if how == "max":
+        return np.where(alt, -delta, -np.inf).max(1)
+    if how == "mean":
+        return np.where(alt, -delta, 0).sum(1) / alt.sum(1)
+    if how == "maxabs":
+        return np.abs(delta).max(1)
+    raise ConfigError(f"unknown importance {how!r}; choose from max, mean, maxabs")
+
+
+def ism(
+    model: torch.nn.Module,
+    X: np.ndarray | torch.Tensor | str | Sequence[str],
+    *,
+    target: int | Sequence[int] | None = None,
+    start: int | None = None,
+    end: int | None = None,
+    batch_size: int | None = None,
+    device: str | torch.device | None = None,
+    progress: bool = False,
+    method: str = "auto",
+) -> ISMResult:
+    """Saturation mutagenesis of ``X`` (N, A, L) over ``[start, end)``, fast and exact.
+
+    ``method``: ``"auto"`` (fast, falling back to naive with a warning), ``"fast"`` (raise
+    ``ConfigError`` if the model cannot be analysed) or ``"naive"``. ``batch_size`` caps the
+    substitutions per block (fast) or per forward pass (naive).
+    """
+    if method not in ("auto", "fast", "naive"):
+        raise ConfigError(f"unknown ISM method {method!r}; choose from auto, fast, naive")
+    with _prepared(model, device) as (net, dev):
+        x = _as_input(X, net, dev)
+        start, end = _span(start, end, x.shape[-1])
+        if method == "naive":
+            return _finish(_naive(net, x, start, end, batch_size, progress), x, start, end, target)
+        try:
+            parts = _fast(net, x, start, end, batch_size, progress, check=method == "auto")
+        except Unsupported as exc:
+            if method == "fast":
+                raise ConfigError(f"fast ISM cannot analyse this model: {exc}") from exc
+            warnings.warn(f"fast ISM cannot analyse this model ({exc}); using one forward pass per mutant",
+                          ISMFallbackWarning, stacklevel=2)
+            parts = _naive(net, x, start, end, batch_size, progress)
+        return _finish(parts, x, start, end, target)
+
+
+def naive_ism(
+    model: torch.nn.Module,
+    X: np.ndarray | torch.Tensor | str | Sequence[str],
+    *,
+    target: int | Sequence[int] | None = None,
+    start: int | None = None,
+    end: int | None = None,
+    batch_size: int | None = None,
+    device: str | torch.device | None = None,
+    progress: bool = False,
+) -> ISMResult:
+    """Reference ISM: one full forward pass per mutant sequence (slow; for checks and fallback)."""
+    return ism(model, X, target=target, start=start, end=end, batch_size=batch_size, device=device,
+               progress=progress, method="naive")
+
+
+# --------------------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _prepared(model: torch.nn.Module, device: str | torch.device | None) -> Iterator[tuple]:
+    """Model in eval mode on ``device`` for the duration (training flag restored after)."""
+    dev = resolve_device(device)
+    was_training = model.training
+    model.eval()
+    model.to(dev)
+    try:
+        with torch.no_grad():
+            yield model, dev
+    finally:
+        model.train(was_training)
+
+
+def _as_input(X: object, model: torch.nn.Module, device: torch.device) -> torch.Tensor:
+    if isinstance(X, str) or (isinstance(X, Sequence) and X and isinstance(X[0], str)):
+        from seqcnn.seq.encode import one_hot
+
+        X = one_hot([X] if isinstance(X, str) else list(X))
+    x = torch.as_tensor(np.asarray(X) if not isinstance(X, torch.Tensor) else X)
+    if x.dim() == 2:
+        x = x[None]
+    if x.dim() != 3 or x.shape[0] == 0:
+        raise InputError(f"ISM needs one-hot sequences (N, A, L), got shape {tuple(x.shape)}")
+    param = next(model.parameters(), None)
+    dtype = param.dtype if param is not None else torch.float32
+    return x.to(device=device, dtype=dtype)
+
+
+def _span(start: int | None, end: int | None, length: int) -> tuple[int, int]:
+    start = 0 if start is None else start + length if start < 0 else start
+    end = length if end is None else end + length if end < 0 else end
+    if not 0 <= start < end <= length:
+        raise InputError(f"ISM span [{start}, {end}) is not inside the sequence length {length}")
+    return start, end
+
+
+def _chunk_size(x: torch.Tensor, per_sequence: int) -> int:
+    return int(max(1, min(x.shape[0], CHUNK_BYTES // max(1, per_sequence))))
+
+
+def _fast(model: torch.nn.Module, x: torch.Tensor, start: int, end: int, batch_size: int | None,
+          progress: bool, check: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    engine = FastISM(model, start, end, max_block=batch_size)
+    first, ref = engine.run(x[:1])
+    if check:
+        _check_against_naive(model, x[:1], first, start, end)
+    chunk = _chunk_size(x, 3 * engine.bytes_per_sequence)
+    deltas, refs = [first], [ref]
+    bar = progress_bar(total=x.shape[0], enabled=progress, desc="ISM")
+    bar.update(1)
+    for i in range(1, x.shape[0], chunk):
+        d, r = engine.run(x[i:i + chunk])
+        deltas.append(d)
+        refs.append(r)
+        bar.update(d.shape[0])
+    bar.close()
+    return torch.cat(deltas), torch.cat(refs)
+
+
+def _check_against_naive(model: torch.nn.Module, x: torch.Tensor, delta: torch.Tensor, start: int,
+                         end: int) -> None:
+    """Compare the fast result with single forward passes at a few positions (edges and middle)."""
+    positions = sorted({start, end - 1, (start + end) // 2, min(end - 1, start + 1)})
+    n_bases = x.shape[1]
+    mutants = x.repeat(len(positions) * n_bases, 1, 1)
+    for i, (p, b) in enumerate((p, b) for p in positions for b in range(n_bases)):
+        mutants[i, :, p] = 0
+        mutants[i, b, p] = 1
+    y = model(mutants) - model(x)
+    fast = delta[0][:, [p - start for p in positions]].permute(1, 0, 2).reshape(y.shape)
+    base = reference_bases(x)[0]
+    keep = torch.tensor([int(base[p]) != b for p in positions for b in range(n_bases)], device=y.device)
+    scale = float(model(x).abs().max()) + float(y.abs().max())
+    tol = (1e-9 if x.dtype == torch.float64 else 1e-4) * max(scale, 1e-6)
+    err = float((fast - y)[keep].abs().max()) if keep.any() else 0.0
+    if not err <= tol:
+        raise Unsupported(f"fast and naive ISM differ by {err:.3g} on a check batch")
+
+
+def _naive(model: torch.nn.Module, x: torch.Tensor, start: int, end: int, batch_size: int | None,
+           progress: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    n, n_bases, length = x.shape
+    batch = batch_size or NAIVE_BATCH
+    reference = model(x)
+    if not isinstance(reference, torch.Tensor) or reference.dim() != 2:
+        raise ConfigError("ISM needs a model with (N, T) outputs (wrap profile models, e.g. BPNetScalar)")
+    out = reference.new_zeros(n, n_bases, end - start, reference.shape[1])
+    buffer = x.new_empty(batch, n_bases, length)  # reused for every batch of mutants
+    bases = reference_bases(x[:, :, start:end])
+    for i in progress_bar(range(n), enabled=progress, desc="ISM", total=n):
+        pos, new = _substitutions(bases[i], n_bases)
+        for a in range(0, len(pos), batch):
+            p, b = pos[a:a + batch], new[a:a + batch]
+            k = len(p)
+            buffer[:k] = x[i]
+            rows = torch.arange(k, device=x.device)
+            buffer[rows, :, p + start] = 0
+            buffer[rows, b, p + start] = 1
+            out[i, b, p] = model(buffer[:k]) - reference[i]
+    return out, reference
+
+
+def _substitutions(bases: torch.Tensor, n_bases: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Positions and new bases of every substitution of one sequence (the reference base skipped)."""
+    grid_b = torch.arange(n_bases, device=bases.device).repeat(len(bases))
+    grid_p = torch.arange(len(bases), device=bases.device).repeat_interleave(n_bases)
+    keep = grid_b != bases[grid_p]
+    return grid_p[keep], grid_b[keep]
+
+
+def _finish(parts: tuple[torch.Tensor, torch.Tensor], x: torch.Tensor, start: int, end: int,
+            target: int | Sequence[int] | None) -> ISMResult:
+    delta, reference = parts
+    n_tasks = reference.shape[1]
+    if target is None:
+        targets = list(range(n_tasks))
+    else:
+        targets = [target] if isinstance(target, int) else list(target)
+    for t in targets:
+        if not -n_tasks <= t < n_tasks:
+            raise ConfigError(f"target {t} out of range for a model with {n_tasks} outputs")
+    targets = [t % n_tasks for t in targets]
+    bases = reference_bases(x[:, :, start:end]).to(torch.int8)
+    return ISMResult(delta[..., targets].cpu().numpy(), reference[:, targets].cpu().numpy(),
+                     bases.cpu().numpy(), start, end, targets)

@@ -1,0 +1,495 @@
+"""Plan fast ISM for a recorded forward pass: a step per op and a window per positional value.
+
+``plan(trace, start, end)`` walks the recorded ops in order, tracking for every value whether it is
+the input, positional (a ``Geo`` window), flattened positional, or per-substitution dense, and picks
+the step that maps it (see ``ism_steps``). Ops without a windowed rule get their positional inputs
+materialised at full length, so any traceable model is planned; ``Unsupported`` is raised only for
+what cannot be replayed at all (training-mode batch norm or dropout, value-dependent outputs).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import torch
+
+from seqcnn.interpret import ism_steps as st
+from seqcnn.interpret.ism_trace import Op, Ref, Trace, Unsupported, refs_of
+from seqcnn.interpret.ism_window import Geo, conv_geometry
+
+SIGNATURES: dict[str, tuple[tuple[str, Any], ...]] = {
+    "conv1d": (("input", None), ("weight", None), ("bias", None), ("stride", 1), ("padding", 0),
+               ("dilation", 1), ("groups", 1)),
+    "batch_norm": (("input", None), ("running_mean", None), ("running_var", None), ("weight", None),
+                   ("bias", None), ("training", False), ("momentum", 0.1), ("eps", 1e-5)),
+    "max_pool1d": (("input", None), ("kernel_size", None), ("stride", None), ("padding", 0),
+                   ("dilation", 1), ("ceil_mode", False), ("return_indices", False)),
+    "avg_pool1d": (("input", None), ("kernel_size", None), ("stride", None), ("padding", 0),
+                   ("ceil_mode", False), ("count_include_pad", True)),
+    "pad": (("input", None), ("pad", None), ("mode", "constant"), ("value", None)),
+    "linear": (("input", None), ("weight", None), ("bias", None)),
+    "flatten": (("input", None), ("start_dim", 0), ("end_dim", -1)),
+    "amax": (("input", None), ("dim", ()), ("keepdim", False)),
+    "mean": (("input", None), ("dim", None), ("keepdim", False)),
+    "sum": (("input", None), ("dim", None), ("keepdim", False)),
+    "chunk": (("input", None), ("chunks", None), ("dim", 0)),
+    "split": (("input", None), ("split_size", None), ("dim", 0)),
+    "cat": (("tensors", None), ("dim", 0)),
+    "dropout": (("input", None), ("p", 0.5), ("training", True), ("inplace", False)),
+    "adaptive_max_pool1d": (("input", None), ("output_size", None), ("return_indices", False)),
+    "adaptive_avg_pool1d": (("input", None), ("output_size", None)),
+}
+
+UNARY = {
+    "relu", "relu_", "sigmoid", "sigmoid_", "tanh", "tanh_", "exp", "exp_", "gelu", "elu", "elu_", "selu",
+    "celu", "silu", "mish", "softplus", "leaky_relu", "leaky_relu_", "hardtanh", "hardtanh_", "relu6",
+    "hardswish", "hardsigmoid", "softsign", "logsigmoid", "tanhshrink", "abs", "neg", "__neg__", "square",
+    "sqrt", "log", "log1p", "expm1", "sin", "cos", "erf", "clamp", "clamp_min", "clamp_max", "threshold",
+    "detach", "contiguous", "clone", "float", "double", "pow", "__pow__", "dropout1d", "alpha_dropout",
+    "feature_alpha_dropout", "dropout",
+}
+ADDITIVE = {"add", "add_", "__add__", "__radd__", "__iadd__", "sub", "sub_", "__sub__", "__isub__"}
+BINARY = ADDITIVE | {"mul", "mul_", "__mul__", "__rmul__", "__imul__", "div", "div_", "__truediv__",
+                     "__rtruediv__", "__itruediv__", "true_divide", "__rsub__", "rsub", "maximum", "minimum"}
+DROPOUTS = {"dropout", "dropout1d", "alpha_dropout", "feature_alpha_dropout"}
+IDENTITIES = DROPOUTS | {"detach", "contiguous", "clone"}
+
+
+def bind(op: Op) -> dict[str, Any]:
+    """Arguments of ``op`` by name (for the ops in SIGNATURES)."""
+    names = SIGNATURES[op.name]
+    out = {name: default for name, default in names}
+    for (name, _), value in zip(names, op.args, strict=False):
+        out[name] = value
+    aliases = {"dim": "dim", "split_size_or_sections": "split_size", "sections": "split_size"}
+    for key, value in op.kwargs.items():
+        out[aliases.get(key, key)] = value
+    return out
+
+
+def _one(value: Any) -> int:
+    if isinstance(value, (tuple, list)):
+        if len(value) != 1:
+            raise Unsupported(f"expected one value per axis, got {value!r}")
+        value = value[0]
+    return int(value)
+
+
+def _dims(dim: Any, ndim: int) -> set[int]:
+    if dim is None:
+        return set(range(ndim))
+    dims = dim if isinstance(dim, (tuple, list)) else (dim,)
+    return {d % ndim for d in dims}
+
+
+@dataclass
+class Plan:
+    """Steps in call order, the window of every positional value and the blocking they allow."""
+
+    steps: list[st.Step]
+    geos: dict[int, Geo]
+    period: int
+    interior: np.ndarray  # (P,) bool: no window of this position leaves its tensor
+    output: Any
+    floats_per_sub: int  # rough working-set size of one substitution, in floats
+    boundary: int = 0  # steps[:boundary] run per block; the rest on all rows of a chunk
+    carry: list[int] = field(default_factory=list)  # dense values crossing the boundary
+    materialized: list[str] = field(default_factory=list)  # ops run at full length
+
+
+class Planner:
+    """Walks a Trace (see ``plan``)."""
+
+    def __init__(self, trace: Trace, start: int, end: int) -> None:
+        self.trace = trace
+        self.kind: dict[int, Any] = {}  # index -> "input" | Geo | ("flat", Geo) | "dense"
+        x = trace.values[0]
+        self.batch = x.shape[0]
+        positions = np.arange(start, end, dtype=np.int64)
+        self.geos: dict[int, Geo] = {0: Geo(x.shape[-1], 1, positions, 1, x.shape[1])}
+        self.kind[0] = "input"
+        self.steps: list[st.Step] = []
+        self.local_steps: set[int] = set()
+        self.materialized: list[str] = []
+        self.start = start
+
+    # ----------------------------------------------------------------- helpers
+    def value(self, ref: Any) -> torch.Tensor:
+        return self.trace.values[ref.index]
+
+    def new_geo(self, index: int, like: Geo, **changes: Any) -> Geo:
+        geo = replace(like, reads=[], pad_value=0.0, left=0, right=0, **changes)
+        geo.channels = self.value(Ref(index)).shape[1]
+        self.geos[index] = geo
+        self.kind[index] = geo
+        return geo
+
+    def positional(self, ref: Any) -> bool:
+        return isinstance(ref, Ref) and self.kind.get(ref.index) not in (None, "dense")
+
+    def geo_of(self, ref: Ref) -> Geo:
+        kind = self.kind[ref.index]
+        if kind == "input":
+            return self.geos[ref.index]
+        if isinstance(kind, tuple):
+            raise Unsupported("flattened value used as positional")
+        return kind
+
+    # ----------------------------------------------------------------- walk
+    def walk(self) -> Plan:
+        for op in self.trace.ops:
+            if not op.depends:
+                continue
+            if op.name in DROPOUTS and bind_dropout_training(op):
+                raise Unsupported("dropout in training mode")
+            step = self.windowed(op)
+            if step is not None:
+                self.local_steps.add(len(self.steps))
+            else:
+                step = self.fallback(op)
+            self.steps.append(step)
+        return self.finish()
+
+    def windowed(self, op: Op) -> st.Step | None:
+        """The windowed step for ``op``, or None when it has none (its output then goes dense)."""
+        refs = refs_of((op.args, op.kwargs))
+        positional = [r for r in refs if self.positional(r)]
+        if not positional:
+            return None
+        kinds = {self.kind[r.index] == "input" or isinstance(self.kind[r.index], Geo) for r in positional}
+        out = refs_of(op.outputs)
+        if kinds != {True}:
+            return self.flat_rule(op, out[0].index) if op.name == "linear" else None
+        method = getattr(self, "rule_" + op.name.strip("_"), None)
+        if method is not None:
+            return method(op, out[0].index)
+        if op.name in BINARY:
+            return self.rule_binary(op, out[0].index)
+        if op.name in IDENTITIES and op.args and op.args[0] == positional[0]:
+            return self.alias(op, out[0].index)
+        if op.name in UNARY and len(positional) == 1 and op.args and op.args[0] == positional[0]:
+            if any(isinstance(a, torch.Tensor) or isinstance(a, Ref) for a in op.args[1:]):
+                return None
+            return st.Unary(op, out[0].index, geo=self.new_geo(out[0].index, self.geo_of(op.args[0])))
+        return None
+
+    def fallback(self, op: Op) -> st.Step:
+        """Materialise positional inputs, then run the op as recorded; its outputs are dense."""
+        refs = refs_of((op.args, op.kwargs))
+        todo = [r.index for r in refs if self.positional(r)]
+        if todo:
+            self.materialized.append(op.name)
+            self.local_steps.add(len(self.steps))
+            self.steps.append(st.Materialize(op, todo[0], indices=todo))
+            for index in todo:
+                self.kind[index] = "dense"
+        for r in refs_of(op.outputs):
+            self.kind[r.index] = "dense"
+        return st.Dense(op, refs_of(op.outputs)[0].index, ref_batch=self.batch)
+
+    def finish(self) -> Plan:
+        output_refs = refs_of(self.trace.output)
+        todo = [r.index for r in output_refs if self.positional(r)]
+        if todo:
+            dummy = Op(lambda: None, "output", (), {}, None, True)
+            self.local_steps.add(len(self.steps))
+            self.steps.append(st.Materialize(dummy, todo[0], indices=todo))
+            self.materialized.append("output")
+        local = {i: g for i, g in self.geos.items() if i in self.kind}
+        period = math.lcm(*(g.sigma for g in local.values()))
+        interior = np.ones(len(self.geos[0].lo), dtype=bool)
+        floats = 0
+        for geo in local.values():
+            geo.finalize(period)
+            interior &= geo.valid()
+            floats += geo.channels * (geo.width + sum(w for _, w in geo.reads))
+        for step in self.steps:
+            step.prepare(period, self.start)
+            if isinstance(step, st.Materialize):
+                floats += sum(self.geos[i].channels * self.geos[i].length for i in step.indices
+                              if i in self.geos)
+        boundary, carry = self.split()
+        return Plan(self.steps, local, period, interior, self.trace.output, floats, boundary, carry,
+                    self.materialized)
+
+    def split(self) -> tuple[int, list[int]]:
+        """Last windowed step + 1, and the dense values that later steps (or the output) read."""
+        boundary = max(self.local_steps) + 1 if self.local_steps else 0
+        last = self.steps[boundary - 1] if boundary else None
+        if isinstance(last, st.FlatLinear):
+            last.deferred = True
+        produced = set()
+        for step in self.steps[:boundary]:
+            if isinstance(step, st.Materialize):
+                produced.update(step.indices)
+            else:
+                outs = refs_of(step.op.outputs)
+                produced.update(r.index for r in outs if self.kind.get(r.index) == "dense")
+        used = {r.index for step in self.steps[boundary:] for r in refs_of((step.op.args, step.op.kwargs))}
+        used.update(r.index for r in refs_of(self.trace.output))
+        return boundary, sorted(produced & used)
+
+    # ----------------------------------------------------------------- rules
+    def rule_conv1d(self, op: Op, out: int) -> st.Step | None:
+        a = bind(op)
+        weight = a["weight"]
+        if not isinstance(weight, Ref) or self.positional(weight) or self.positional(a["bias"]):
+            return None
+        w = self.value(weight)
+        stride, dilation = _one(a["stride"]), _one(a["dilation"])
+        kernel = w.shape[-1]
+        pad = a["padding"]
+        if pad == "same":
+            pad_left = dilation * (kernel - 1) // 2
+        elif pad == "valid":
+            pad_left = 0
+        else:
+            pad_left = _one(pad)
+        x = a["input"]
+        in_geo = self.geo_of(x)
+        out_len = self.value(Ref(out)).shape[-1]
+        geo, read_lo, read_width = conv_geometry(in_geo, kernel, stride, dilation, pad_left, out_len,
+                                                 w.shape[0])
+        self.geos[out] = geo
+        self.kind[out] = geo
+        if self.kind[x.index] == "input" and a["groups"] == 1:
+            return st.FirstConv(op, out, geo=geo, in_geo=in_geo, weight=w, stride=stride, dilation=dilation,
+                                pad_left=pad_left)
+        return st.Conv(op, out, geo=geo, in_geo=in_geo, read_lo=read_lo, read_width=read_width, stride=stride,
+                       dilation=dilation, groups=int(a["groups"]), op_weight=w)
+
+    def rule_batch_norm(self, op: Op, out: int) -> st.Step | None:
+        a = bind(op)
+        if a["training"] or a["running_var"] is None:
+            raise Unsupported("batch norm in training mode")
+        var = self.value(a["running_var"])
+        scale = torch.rsqrt(var + a["eps"])
+        if a["weight"] is not None:
+            scale = scale * self.value(a["weight"])
+        geo = self.new_geo(out, self.geo_of(a["input"]))
+        return st.BatchNorm(op, out, geo=geo, scale=scale.view(-1, 1, 1, 1, 1))
+
+    def _pool(self, op: Op, out: int, cls: type) -> st.Step | None:
+        a = bind(op)
+        kernel = _one(a["kernel_size"])
+        stride = kernel if a["stride"] in (None, []) else _one(a["stride"])
+        dilation = _one(a.get("dilation", 1))
+        in_geo = self.geo_of(a["input"])
+        out_len = self.value(Ref(out)).shape[-1]
+        pad_left = _one(a["padding"])
+        if a["ceil_mode"] and cls is st.AvgPool:
+            return None
+        if cls is st.AvgPool and pad_left and not a["count_include_pad"]:
+            return None
+        if out_len == 1 and pad_left == 0 and kernel >= in_geo.length:
+            self.kind[out] = "dense"
+            if cls is st.MaxPool:
+                in_geo.pad_value = -torch.inf
+                return st.GlobalMax(op, out, keepdim=True)
+            return st.GlobalSum(op, out, mean=True, keepdim=True) if kernel == in_geo.length else None
+        geo, read_lo, read_width = conv_geometry(in_geo, kernel, stride, dilation, pad_left, out_len,
+                                                 in_geo.channels)
+        self.geos[out] = geo
+        self.kind[out] = geo
+        if cls is st.MaxPool:
+            if a["return_indices"]:
+                return None
+            in_geo.pad_value = -torch.inf
+            in_geo.read(read_lo, read_width)
+            return st.MaxPool(op, out, geo=geo, read_lo=read_lo, read_width=read_width, kernel=kernel,
+                              stride=stride, dilation=dilation)
+        return st.AvgPool(op, out, geo=geo, read_lo=read_lo, read_width=read_width, kernel=kernel,
+                          stride=stride)
+
+    def rule_max_pool1d(self, op: Op, out: int) -> st.Step | None:
+        return self._pool(op, out, st.MaxPool)
+
+    def rule_avg_pool1d(self, op: Op, out: int) -> st.Step | None:
+        return self._pool(op, out, st.AvgPool)
+
+    def rule_adaptive_max_pool1d(self, op: Op, out: int) -> st.Step | None:
+        a = bind(op)
+        if _one(a["output_size"]) != 1 or a["return_indices"]:
+            return None
+        self.geo_of(a["input"]).pad_value = -torch.inf
+        self.kind[out] = "dense"
+        return st.GlobalMax(op, out, keepdim=True)
+
+    def rule_adaptive_avg_pool1d(self, op: Op, out: int) -> st.Step | None:
+        if _one(bind(op)["output_size"]) != 1:
+            return None
+        self.kind[out] = "dense"
+        return st.GlobalSum(op, out, mean=True, keepdim=True)
+
+    def rule_amax(self, op: Op, out: int) -> st.Step | None:
+        a = bind(op)
+        if _dims(a["dim"], 3) != {2}:
+            return None
+        self.geo_of(a["input"]).pad_value = -torch.inf
+        self.kind[out] = "dense"
+        return st.GlobalMax(op, out, keepdim=bool(a["keepdim"]))
+
+    def _sum(self, op: Op, out: int, mean: bool) -> st.Step | None:
+        a = bind(op)
+        if _dims(a["dim"], 3) != {2} or op.kwargs.get("dtype") is not None:
+            return None
+        self.kind[out] = "dense"
+        return st.GlobalSum(op, out, mean=mean, keepdim=bool(a["keepdim"]))
+
+    def rule_mean(self, op: Op, out: int) -> st.Step | None:
+        return self._sum(op, out, True)
+
+    def rule_sum(self, op: Op, out: int) -> st.Step | None:
+        return self._sum(op, out, False)
+
+    def rule_pad(self, op: Op, out: int) -> st.Step | None:
+        a = bind(op)
+        pads = list(a["pad"])
+        if a["mode"] != "constant" or len(pads) < 2 or any(pads[2:]):
+            return None
+        in_geo = self.geo_of(a["input"])
+        geo = self.new_geo(out, in_geo, lo=in_geo.lo + pads[0], length=self.value(Ref(out)).shape[-1])
+        if self.kind[a["input"].index] == "input" and min(pads[:2]) >= 0 and not a["value"]:
+            self.kind[out] = "input"  # zero-padded one-hot input: first convolutions still use tables
+            return st.Shift(op, out, geo=geo, input_pad=True)
+        return st.Shift(op, out, geo=geo)
+
+    def rule_getitem(self, op: Op, out: int) -> st.Step | None:
+        index = op.args[1]
+        if not isinstance(index, tuple):
+            index = (index,)
+        if any(isinstance(i, (Ref, torch.Tensor)) for i in index) or index.count(Ellipsis) > 1:
+            return None
+        if Ellipsis in index:
+            at = index.index(Ellipsis)
+            index = index[:at] + (slice(None),) * (3 - len(index) + 1) + index[at + 1:]
+        index = index + (slice(None),) * (3 - len(index))
+        if len(index) != 3 or not all(isinstance(i, slice) for i in index) or index[0] != slice(None):
+            return None
+        in_geo = self.geo_of(op.args[0])
+        begin, stop, step = index[2].indices(in_geo.length)
+        if step != 1:
+            return None
+        length = max(0, stop - begin)
+        if self.value(Ref(out)).shape[-1] != length:
+            return None
+        geo = self.new_geo(out, in_geo, lo=in_geo.lo - begin, length=length)
+        channels = None if index[1] == slice(None) else index[1]
+        return st.Shift(op, out, geo=geo, channels=channels)
+
+    def rule_chunk(self, op: Op, out: int) -> st.Step | None:
+        a = bind(op)
+        if a["dim"] % 3 != 1:
+            return None
+        in_geo = self.geo_of(a["input"])
+        outs, slices, at = [], [], 0
+        for ref in refs_of(op.outputs):
+            size = self.value(ref).shape[1]
+            outs.append(ref.index)
+            slices.append(slice(at, at + size))
+            at += size
+            self.new_geo(ref.index, in_geo)
+        return st.Shift(op, out, geo=self.geos[out], outs=outs, slices=slices)
+
+    rule_split = rule_chunk
+
+    def rule_cat(self, op: Op, out: int) -> st.Step | None:
+        a = bind(op)
+        parts = a["tensors"]
+        if a["dim"] % 3 != 1 or not all(self.positional(p) for p in parts):
+            return None
+        geo = self.union(out, [self.geo_of(p) for p in parts])
+        return None if geo is None else st.Cat(op, out, geo=geo)
+
+    def rule_flatten(self, op: Op, out: int) -> st.Step | None:
+        a = bind(op)
+        start, end = a["start_dim"] % 3, a["end_dim"] % 3
+        in_geo = self.geo_of(a["input"])
+        if start == 2 or start == end:
+            return self.alias(op, out)
+        if (start, end) == (1, 2):
+            self.kind[out] = ("flat", in_geo)
+            return st.Flatten(op, out)
+        return None
+
+    def rule_view(self, op: Op, out: int) -> st.Step | None:
+        before, after = self.value(op.args[0]).shape, self.value(Ref(out)).shape
+        in_geo = self.geo_of(op.args[0])
+        if after == before:
+            return self.alias(op, out)
+        if tuple(after) == (before[0], before[1] * before[2]):
+            self.kind[out] = ("flat", in_geo)
+            return st.Flatten(op, out)
+        return None
+
+    rule_reshape = rule_view
+
+    def alias(self, op: Op, out: int) -> st.Step:
+        """The output is the input's window itself: same geometry object, same reference."""
+        source = refs_of(op.args[0])[0]
+        self.kind[out] = self.kind[source.index]
+        if source.index in self.geos:
+            self.geos[out] = self.geos[source.index]
+        return st.Alias(op, out)
+
+    def rule_binary(self, op: Op, out: int) -> st.Step | None:
+        tensors = [a for a in op.args if isinstance(a, Ref)]
+        positional = [t for t in tensors if self.positional(t)]
+        for t in tensors:
+            if not self.positional(t) and not _broadcasts(self.value(t)):
+                return None
+        if len(positional) == 1:
+            in_geo = self.geo_of(positional[0])
+            additive = (op.name in ADDITIVE and op.args[0] == positional[0]
+                        and op.kwargs.get("alpha", 1) == 1 and len(op.args) <= 2)
+            return st.Unary(op, out, geo=self.new_geo(out, in_geo), additive=additive)
+        geos = [self.geo_of(t) for t in positional]
+        geo = self.union(out, geos)
+        if geo is None:
+            return None
+        linear = op.name in ADDITIVE and len(positional) == 2 and len(tensors) == 2
+        if not linear:
+            for g in geos:
+                g.read(geo.lo, geo.width)
+        return st.Binary(op, out, geo=geo, linear=linear)
+
+    def union(self, out: int, geos: list[Geo]) -> Geo | None:
+        if len({(g.length, g.sigma) for g in geos}) != 1:
+            return None
+        lo = np.minimum.reduce([g.lo for g in geos])
+        hi = np.maximum.reduce([g.lo + g.width for g in geos])
+        return self.new_geo(out, geos[0], lo=lo, width=int((hi - lo).max()))
+
+    def flat_rule(self, op: Op, out: int) -> st.Step | None:
+        a = bind(op)
+        kind = self.kind.get(a["input"].index) if isinstance(a["input"], Ref) else None
+        if not isinstance(kind, tuple) or self.positional(a["weight"]):
+            return None
+        geo = kind[1]
+        self.kind[out] = "dense"
+        weight = self.value(a["weight"])
+        return st.FlatLinear(op, out, geo=geo, weight=weight)
+
+
+def _broadcasts(t: torch.Tensor) -> bool:
+    """A constant that broadcasts over (n, m, B, C, w) as it did over (N, C, L): no length extent."""
+    if t.dim() == 0:
+        return True
+    if t.dim() > 3 or t.shape[-1] != 1:
+        return False
+    return t.dim() < 3 or t.shape[0] == 1
+
+
+def bind_dropout_training(op: Op) -> bool:
+    """True when a dropout op ran in training mode."""
+    if op.name == "dropout":
+        return bool(bind(op)["training"])
+    return bool(op.kwargs.get("training", op.args[2] if len(op.args) > 2 else False))
+
+
+def plan(trace: Trace, start: int, end: int) -> Plan:
+    """Plan fast ISM over positions ``[start, end)`` for a recorded forward pass."""
+    return Planner(trace, start, end).walk()

@@ -1,0 +1,558 @@
+"""The operations of fast ISM: how each recorded call maps a block of substitutions forward.
+
+Every step runs one recorded op (``ism_trace.Op``) on a block: it reads its inputs from ``env``
+(value index -> ``Local`` window ``(C, n, m, B, w)``, ``Flat`` window, dense ``(M, ...)`` tensor)
+and writes its outputs there. ``M = n * m * B`` substitutions, in (sequence, position, substitution)
+order.
+
+- First convolution on the one-hot input: the change of each output column is a table look-up
+  ``W[:, new, k] - W[:, old, k]`` (``FirstConv``).
+- Later convolutions and average pools are linear: they map the change over the input window to the
+  change over the output window (``Conv``, ``AvgPool``); batch norm in eval mode scales it.
+- Elementwise functions and max pools work on the mutated values over the window (``Unary``,
+  ``MaxPool``); sums, products and channel concatenations align windows first (``Binary``, ``Cat``).
+- Global max over positions costs O(window) per substitution through running maxima of the
+  reference (``GlobalMax``); sums and means add the change (``GlobalSum``); ``flatten -> linear``
+  multiplies the change by the weight columns of the window only (``FlatLinear``).
+- Anything else is run as recorded on full-length mutated tensors (``Materialize`` then ``Dense``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils._pytree import tree_map
+
+from seqcnn.interpret.ism_trace import Op, Ref, Unsupported
+from seqcnn.interpret.ism_window import BlockContext, Geo, Local
+
+
+@dataclass
+class Flat:
+    """``flatten(1)`` of a positional value ``(N, C, L) -> (N, C * L)``: still a window."""
+
+    local: Local
+
+
+class InputRep:
+    """The substitutions themselves, as a change of the one-hot input over a 1-wide window.
+
+    ``index`` is the model input (0) or a zero-padded copy of it (still a one-hot per column).
+    """
+
+    def __init__(self, geo: Geo, index: int = 0) -> None:
+        self.geo = geo
+        self.index = index
+
+    def local(self, ctx: BlockContext) -> Local:
+        """(A, n, m, B, 1) change ``e_new - x_p``."""
+        n_bases = ctx.x.shape[1]
+        new = F.one_hot(ctx.alt, n_bases).to(ctx.x.dtype)  # (n, m, B, A)
+        delta = new - ctx.x.permute(0, 2, 1)[:, :, None, :]
+        return Local(self.geo, self.index, delta=delta.permute(3, 0, 1, 2)[..., None])
+
+
+def resolve(ctx: BlockContext, env: dict[int, Any], obj: Any) -> Any:
+    """Replace Refs by their block representation (constants by their recorded value)."""
+    def one(leaf: Any) -> Any:
+        if not isinstance(leaf, Ref):
+            return leaf
+        if leaf.index in env:
+            return env[leaf.index]
+        return ctx.state.values[leaf.index]
+    if isinstance(obj, Ref):
+        return one(obj)
+    if isinstance(obj, tuple) and not any(isinstance(a, (tuple, list, dict)) for a in obj):
+        return tuple(one(a) for a in obj)  # the common flat case, without pytree overhead
+    return tree_map(one, obj)
+
+
+def as_local(ctx: BlockContext, rep: Any) -> Local:
+    """A Local for a positional input (the model input included)."""
+    return rep.local(ctx) if isinstance(rep, InputRep) else rep
+
+
+def blocks(t: torch.Tensor, ctx: BlockContext) -> torch.Tensor:
+    """(C, n, m, B, w) -> (1, C * n * m * B, w): every row pooled on its own."""
+    return t.reshape(1, -1, t.shape[-1])
+
+
+def unblocks(t: torch.Tensor, ctx: BlockContext) -> torch.Tensor:
+    """(1, C * n * m * B, w) -> (C, n, m, B, w)."""
+    return t.view(-1, ctx.n1 - ctx.n0, ctx.m, ctx.n_subs, t.shape[-1])
+
+
+def to_rows(t: torch.Tensor) -> torch.Tensor:
+    """(C, n, m, B, ...) -> (n * m * B, C, ...) (for per-substitution dense tensors)."""
+    return t.movedim(0, 3).reshape(-1, t.shape[0], *t.shape[5:]) if t.dim() > 4 else \
+        t.movedim(0, 3).reshape(-1, t.shape[0])
+
+
+def to_channels_first(t: Any) -> Any:
+    """A constant broadcasting over (N, C, L), reshaped to broadcast over (C, n, m, B, w)."""
+    if not isinstance(t, torch.Tensor) or t.dim() == 0:
+        return t
+    t3 = t.reshape((1,) * (3 - t.dim()) + tuple(t.shape))
+    return t3.reshape(t3.shape[1], 1, 1, 1, t3.shape[2])
+
+
+def shift(t: torch.Tensor, left: int, width: int) -> torch.Tensor:
+    """Place ``t``'s last axis at ``left`` inside zeros of ``width`` (negative/overlong parts cut)."""
+    return F.pad(t, (left, width - left - t.shape[-1]))
+
+
+@dataclass
+class Step:
+    """One recorded op and where its outputs go."""
+
+    op: Op
+    out: int  # index of the (first) output value
+
+    def run(self, ctx: BlockContext, env: dict[int, Any]) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def prepare(self, period: int, start: int) -> None:
+        """Build per-residue tables once the period of the windows is known."""
+
+
+@dataclass
+class FirstConv(Step):
+    """First convolution on the one-hot input: change by table look-up."""
+
+    geo: Geo = None  # type: ignore[assignment]
+    in_geo: Geo = None  # type: ignore[assignment]
+    weight: torch.Tensor = None  # type: ignore[assignment]  # (C, A, K)
+    stride: int = 1
+    dilation: int = 1
+    pad_left: int = 0
+    tables: list[torch.Tensor] = field(default_factory=list)  # per residue: (A, C, w)
+    diffs: list[torch.Tensor] = field(default_factory=list)  # per residue: (C, A * A, w) [old, new]
+
+    def prepare(self, period: int, start: int) -> None:
+        channels, n_bases, kernel = self.weight.shape
+        padded = torch.cat([self.weight, self.weight.new_zeros(channels, n_bases, 1)], -1)
+        self.tables, self.diffs = [], []
+        for r in range(min(period, len(self.geo.lo))):
+            cols = self.geo.lo[r] + np.arange(self.geo.width)
+            tap = self.in_geo.lo[r] + self.pad_left - cols * self.stride
+            k = np.where((tap % self.dilation == 0) & (tap >= 0) & (tap < kernel * self.dilation),
+                         tap // self.dilation, kernel)
+            table = padded[:, :, torch.from_numpy(k).to(padded.device)].permute(1, 0, 2).contiguous()
+            self.tables.append(table)  # (A, C, w)
+            diff = table[None, :] - table[:, None]  # (old, new, C, w)
+            self.diffs.append(diff.flatten(0, 1).permute(1, 0, 2).contiguous())
+
+    def run(self, ctx: BlockContext, env: dict[int, Any]) -> None:
+        r = ctx.residue
+        n_bases = self.weight.shape[1]
+        shape = (-1, ctx.n1 - ctx.n0, ctx.m, ctx.n_subs, self.geo.width)
+        if ctx.n_subs < n_bases:  # every column one-hot: one gather of [old, new] differences
+            index = (ctx.base[:, :, None] * n_bases + ctx.alt).reshape(-1)
+            delta = self.diffs[r].index_select(1, index).view(shape)
+        else:  # soft columns: new - x_p . W
+            table = self.tables[r]
+            old = torch.einsum("nam,acw->cnmw", ctx.x, table)
+            new = table.index_select(0, ctx.alt.reshape(-1)).view(*ctx.alt.shape, *table.shape[1:])
+            delta = new.permute(3, 0, 1, 2, 4) - old[:, :, :, None]
+        env[self.out] = ctx.clean(Local(self.geo, self.out, delta=delta))
+
+
+@dataclass
+class Conv(Step):
+    """A later convolution: the change over the input window, convolved (no bias).
+
+    Stride 1, no groups: one matrix product ``(K * C_out, C_in) @ (C_in, rows * w)`` and K shifted
+    adds (col2im), which costs ``K * C_out * C_in * w`` per substitution instead of the
+    ``K * C_out * C_in * (w + K - 1)`` of a padded convolution.
+    """
+
+    geo: Geo = None  # type: ignore[assignment]
+    in_geo: Geo = None  # type: ignore[assignment]
+    read_lo: np.ndarray = None  # type: ignore[assignment]
+    read_width: int = 0
+    stride: int = 1
+    dilation: int = 1
+    groups: int = 1
+    stacked: torch.Tensor | None = None  # (K * C_out, C_in)
+
+    def prepare(self, period: int, start: int) -> None:
+        if self.stride == 1 and self.groups == 1:
+            weight = self.op_weight
+            self.stacked = weight.permute(2, 0, 1).reshape(-1, weight.shape[1]).contiguous()
+
+    op_weight: torch.Tensor = None  # type: ignore[assignment]
+
+    def run(self, ctx: BlockContext, env: dict[int, Any]) -> None:
+        x = as_local(ctx, resolve(ctx, env, self.op.args[0]))
+        left = int(x.geo.lo[ctx.first] - self.read_lo[ctx.first])
+        delta = x.delta(ctx)
+        if self.stacked is not None:
+            out = self.col2im(delta, left)
+        else:
+            rows = delta.movedim(0, 3).reshape(ctx.batch, delta.shape[0], delta.shape[-1])
+            out = F.conv1d(shift(rows, left, self.read_width), self.op_weight, None, self.stride, 0,
+                           self.dilation, self.groups)
+            out = out.view(ctx.n1 - ctx.n0, ctx.m, ctx.n_subs, *out.shape[1:]).movedim(3, 0)
+        env[self.out] = ctx.clean(Local(self.geo, self.out, delta=out))
+
+    def col2im(self, delta: torch.Tensor, left: int) -> torch.Tensor:
+        """Full convolution of the change by GEMM, then cropped to the output window."""
+        c_in, n, m, b, w = delta.shape
+        kernel = self.op_weight.shape[-1]
+        c_out = self.op_weight.shape[0]
+        z = (self.stacked @ delta.reshape(c_in, -1)).view(kernel, c_out, n, m, b, w)
+        span = (kernel - 1) * self.dilation
+        full = z.new_zeros(c_out, n, m, b, w + span)
+        for k in range(kernel):
+            at = span - k * self.dilation
+            full[..., at: at + w] += z[k]
+        # full[j] is output read_start + j - (span - left)... crop to the output window
+        begin = span - left
+        width = self.geo.width
+        if begin >= 0 and begin + width <= w + span:
+            return full[..., begin: begin + width]
+        return shift(full, -begin, width)
+
+
+@dataclass
+class BatchNorm(Step):
+    """Batch norm in eval mode: the change is scaled per channel (lazily, fused into the next add)."""
+
+    geo: Geo = None  # type: ignore[assignment]
+    scale: torch.Tensor = None  # type: ignore[assignment]  # (C, 1, 1, 1, 1)
+
+    def run(self, ctx: BlockContext, env: dict[int, Any]) -> None:
+        x = as_local(ctx, resolve(ctx, env, self.op.args[0]))
+        env[self.out] = Local(self.geo, self.out, delta=x.delta(ctx), scale=self.scale)
+
+
+@dataclass
+class Unary(Step):
+    """An elementwise function of one positional value (constants as further arguments)."""
+
+    geo: Geo = None  # type: ignore[assignment]
+    additive: bool = False  # x + constant: the change passes through
+
+    def run(self, ctx: BlockContext, env: dict[int, Any]) -> None:
+        args = list(resolve(ctx, env, self.op.args))
+        kwargs = dict(resolve(ctx, env, self.op.kwargs))
+        x = as_local(ctx, args[0])
+        if self.additive:
+            env[self.out] = Local(self.geo, self.out, delta=x.delta(ctx))
+            return
+        if "inplace" in kwargs:
+            kwargs["inplace"] = False
+        if self.op.name in ("relu", "relu_"):
+            fresh = x._value is None  # computed here: nobody else holds it
+            value = x.value(ctx)
+            value = value.clamp_min_(0) if fresh else value.clamp_min(0)
+        else:
+            rest = [to_channels_first(a) for a in args[1:]]
+            source = x.value(ctx)
+            value = self.op.func(source, *rest, **kwargs)
+            if value.data_ptr() == source.data_ptr():  # e.g. .float() of a float tensor: not a copy
+                env[self.out] = ctx.clean(Local(self.geo, self.out, value=value), owned=False)
+                return
+        env[self.out] = ctx.clean(Local(self.geo, self.out, value=value))
+
+
+@dataclass
+class Binary(Step):
+    """Elementwise op of positional values (windows aligned to their union) and constants."""
+
+    geo: Geo = None  # type: ignore[assignment]
+    linear: bool = False  # add/sub of two positional values: add the changes
+
+    def run(self, ctx: BlockContext, env: dict[int, Any]) -> None:
+        args = resolve(ctx, env, self.op.args)
+        kwargs = resolve(ctx, env, self.op.kwargs)
+        lo = int(self.geo.lo[ctx.first])
+        if self.linear:
+            a, b = (as_local(ctx, v) for v in args[:2])
+            da = shift(a.delta(ctx), int(a.geo.lo[ctx.first]) - lo, self.geo.width)
+            db = shift(b.delta(ctx), int(b.geo.lo[ctx.first]) - lo, self.geo.width)
+            delta = da - db if self.op.name in ("sub", "__sub__", "sub_", "__isub__") else da + db
+            env[self.out] = ctx.clean(Local(self.geo, self.out, delta=delta))
+            return
+
+        def widen(v: Any) -> Any:
+            if isinstance(v, InputRep):
+                v = v.local(ctx)
+            if not isinstance(v, Local):
+                return to_channels_first(v)
+            d = shift(v.delta(ctx), int(v.geo.lo[ctx.first]) - lo, self.geo.width)
+            return ctx.view(v.index, v.geo, lo, self.geo.width) + d
+
+        value = self.op.func(*[widen(v) for v in args], **kwargs)
+        env[self.out] = ctx.clean(Local(self.geo, self.out, value=value))
+
+
+@dataclass
+class MaxPool(Step):
+    """Max pooling over the mutated values of the (aligned) input read range."""
+
+    geo: Geo = None  # type: ignore[assignment]
+    read_lo: np.ndarray = None  # type: ignore[assignment]
+    read_width: int = 0
+    kernel: int = 1
+    stride: int = 1
+    dilation: int = 1
+
+    def run(self, ctx: BlockContext, env: dict[int, Any]) -> None:
+        x = as_local(ctx, resolve(ctx, env, self.op.args[0]))
+        read0 = int(self.read_lo[ctx.first])
+        ref = ctx.view(x.index, x.geo, read0, self.read_width)
+        left = int(x.geo.lo[ctx.first]) - read0
+        if x._value is not None and left >= 0 and left + x.geo.width <= self.read_width:
+            values = ref.expand(-1, -1, -1, ctx.n_subs, -1).clone()  # reference, then the window
+            values[..., left: left + x.geo.width] = x._value
+        else:
+            values = ref + shift(x.delta(ctx), left, self.read_width)
+        out = F.max_pool1d(blocks(values, ctx), self.kernel, self.stride, 0, self.dilation)
+        env[self.out] = ctx.clean(Local(self.geo, self.out, value=unblocks(out, ctx)))
+
+
+@dataclass
+class AvgPool(Step):
+    """Average pooling (padding counted, no ceil mode): linear in the change."""
+
+    geo: Geo = None  # type: ignore[assignment]
+    read_lo: np.ndarray = None  # type: ignore[assignment]
+    read_width: int = 0
+    kernel: int = 1
+    stride: int = 1
+
+    def run(self, ctx: BlockContext, env: dict[int, Any]) -> None:
+        x = as_local(ctx, resolve(ctx, env, self.op.args[0]))
+        left = int(x.geo.lo[ctx.first] - self.read_lo[ctx.first])
+        delta = shift(blocks(x.delta(ctx), ctx), left, self.read_width)
+        out = F.avg_pool1d(delta, self.kernel, self.stride, 0)
+        env[self.out] = ctx.clean(Local(self.geo, self.out, delta=unblocks(out, ctx)))
+
+
+@dataclass
+class Shift(Step):
+    """Padding or cropping along positions, or a channel slice: same change, new window."""
+
+    geo: Geo = None  # type: ignore[assignment]
+    channels: slice | None = None
+    outs: list[int] = field(default_factory=list)  # several outputs (chunk/split)
+    slices: list[slice] = field(default_factory=list)
+    input_pad: bool = False  # zero padding of the one-hot input: still the input
+
+    def run(self, ctx: BlockContext, env: dict[int, Any]) -> None:
+        x = resolve(ctx, env, self.op.args[0])
+        if isinstance(x, InputRep) and self.input_pad:
+            env[self.out] = InputRep(self.geo, self.out)
+            return
+        delta = as_local(ctx, x).delta(ctx)
+        if self.outs:
+            for index, part in zip(self.outs, self.slices, strict=True):
+                env[index] = Local(self.geo, index, delta=delta[part])
+            return
+        if self.channels is not None:
+            delta = delta[self.channels]
+        env[self.out] = ctx.clean(Local(self.geo, self.out, delta=delta), owned=False)
+
+
+@dataclass
+class Cat(Step):
+    """Channel concatenation of positional values (windows aligned to their union)."""
+
+    geo: Geo = None  # type: ignore[assignment]
+
+    def run(self, ctx: BlockContext, env: dict[int, Any]) -> None:
+        parts = [as_local(ctx, v) for v in resolve(ctx, env, self.op.args[0])]
+        lo = int(self.geo.lo[ctx.first])
+        deltas = [shift(p.delta(ctx), int(p.geo.lo[ctx.first]) - lo, self.geo.width) for p in parts]
+        env[self.out] = Local(self.geo, self.out, delta=torch.cat(deltas, dim=0))
+
+
+@dataclass
+class Flatten(Step):
+    """``flatten(1)`` or ``view(N, -1)`` of a positional value: kept as a window for a linear layer."""
+
+    def run(self, ctx: BlockContext, env: dict[int, Any]) -> None:
+        env[self.out] = Flat(as_local(ctx, resolve(ctx, env, self.op.args[0])))
+
+
+@dataclass
+class Alias(Step):
+    """An op that leaves values as they are (``flatten(2)`` of a 3-d tensor, eval dropout, a same-shape
+    view): the output is the input's window itself (same reference, same geometry)."""
+
+    def run(self, ctx: BlockContext, env: dict[int, Any]) -> None:
+        env[self.out] = resolve(ctx, env, self.op.args[0])
+
+
+@dataclass
+class PendingFlat:
+    """``linear(flatten(x))`` rows of a block, multiplied later with rows of the same window start."""
+
+    delta: torch.Tensor  # (rows, w * C), window positions outer
+    lo: torch.Tensor  # (rows,) window start
+    seq: torch.Tensor  # (rows,) sequence index in the chunk
+
+
+@dataclass
+class FlatLinear(Step):
+    """``linear(flatten(x))``: reference output plus the weight columns of the window times the change.
+
+    Deferred (``deferred=True``) when nothing windowed follows: each block only stores its rows, and
+    ``finish`` multiplies all rows of a chunk that share a window start by that window's weight slab
+    at once (a few large matrix products instead of one small one per position).
+    """
+
+    geo: Geo = None  # type: ignore[assignment]
+    weight: torch.Tensor = None  # type: ignore[assignment]  # (left + L + right, C, O), zero margins
+    deferred: bool = False
+
+    def prepare(self, period: int, start: int) -> None:
+        geo = self.geo
+        if self.weight.dim() == 2:
+            out_features = self.weight.shape[0]
+            w = self.weight.view(out_features, geo.channels, geo.length).permute(2, 1, 0)
+            self.weight = F.pad(w, (0, 0, 0, 0, geo.left, geo.right)).contiguous()
+
+    def slab(self, lo: int, width: int) -> torch.Tensor:
+        """(w * C, O) weight rows of the window starting at ``lo``."""
+        start = self.geo.left + lo
+        return self.weight[start: start + width].flatten(0, 1)
+
+    def run(self, ctx: BlockContext, env: dict[int, Any]) -> None:
+        x = resolve(ctx, env, self.op.args[0]).local
+        channels, n, m, n_subs, width = x.delta(ctx).shape
+        rows = x.delta(ctx).permute(1, 2, 3, 4, 0).reshape(ctx.batch, width * channels)
+        lo = self.geo.lo[ctx.first] + np.arange(m) * self.geo.step
+        lo_rows = torch.from_numpy(np.repeat(np.tile(lo, n), n_subs))
+        seq = torch.arange(ctx.n0, ctx.n1).repeat_interleave(m * n_subs)
+        pending = PendingFlat(rows, lo_rows, seq)
+        env[self.out] = pending if self.deferred else self.finish([pending], ctx.state.values[self.out])
+
+    def finish(self, parts: list[PendingFlat], reference: torch.Tensor) -> torch.Tensor:
+        """(rows, O) outputs of all pending rows, in order."""
+        delta = torch.cat([p.delta for p in parts]) if len(parts) > 1 else parts[0].delta
+        lo = torch.cat([p.lo for p in parts]).numpy() if len(parts) > 1 else parts[0].lo.numpy()
+        seq = torch.cat([p.seq for p in parts]) if len(parts) > 1 else parts[0].seq
+        width = delta.shape[1] // self.geo.channels
+        out = reference.index_select(0, seq.to(reference.device))  # reference outputs, then the change
+        order = np.argsort(lo, kind="stable")
+        bounds = np.flatnonzero(np.diff(lo[order])) + 1
+        for group in np.split(order, bounds):
+            index = torch.from_numpy(group).to(delta.device)
+            out.index_add_(0, index, delta.index_select(0, index) @ self.slab(int(lo[group[0]]), width))
+        return out
+
+
+@dataclass
+class GlobalMax(Step):
+    """Max over all positions: running maxima of the reference outside the window, values inside."""
+
+    keepdim: bool = False
+
+    def run(self, ctx: BlockContext, env: dict[int, Any]) -> None:
+        x = as_local(ctx, resolve(ctx, env, self.op.args[0]))
+        geo = x.geo
+        prefix, suffix = ctx.state.running_max(x.index)
+        lo = geo.lo[ctx.first] + np.arange(ctx.m) * geo.step
+        before = torch.from_numpy(np.clip(lo, 0, geo.length)).to(prefix.device)
+        after = torch.from_numpy(np.clip(lo + geo.width, 0, geo.length)).to(prefix.device)
+        outside = torch.maximum(prefix[ctx.n0:ctx.n1].index_select(2, before),
+                                suffix[ctx.n0:ctx.n1].index_select(2, after))  # (n, C, m)
+        value = x.value(ctx)
+        valid = ctx.mask(geo)
+        if valid is not None:
+            value = value.masked_fill(~valid, -torch.inf)
+        inside = value.amax(-1)  # (C, n, m, B)
+        out = torch.maximum(inside, outside.permute(1, 0, 2)[..., None])
+        out = out.permute(1, 2, 3, 0).reshape(ctx.batch, -1)
+        env[self.out] = out[..., None] if self.keepdim else out
+
+
+@dataclass
+class GlobalSum(Step):
+    """Sum or mean over all positions: reference plus the summed change."""
+
+    mean: bool = False
+    keepdim: bool = False
+
+    def run(self, ctx: BlockContext, env: dict[int, Any]) -> None:
+        x = as_local(ctx, resolve(ctx, env, self.op.args[0]))
+        change = x.delta(ctx).sum(-1).permute(1, 2, 3, 0)  # (n, m, B, C)
+        if self.mean:
+            change = change / x.geo.length
+        ref = ctx.state.values[self.out][ctx.n0:ctx.n1]
+        ref = ref.reshape(ref.shape[0], 1, 1, -1)
+        out = (change + ref).reshape(ctx.batch, -1)
+        env[self.out] = out[..., None] if self.keepdim else out
+
+
+@dataclass
+class Materialize(Step):
+    """Full-length mutated tensors ``(M, C, L)`` for positional inputs of an op we cannot window."""
+
+    indices: list[int] = field(default_factory=list)
+
+    def run(self, ctx: BlockContext, env: dict[int, Any]) -> None:
+        for index in self.indices:
+            rep = env[index]
+            if isinstance(rep, Flat):
+                env[index] = full(ctx, rep.local).flatten(1)
+            elif isinstance(rep, (Local, InputRep)):
+                env[index] = full(ctx, as_local(ctx, rep))
+
+
+def full(ctx: BlockContext, x: Local) -> torch.Tensor:
+    """(M, C, L) reference with the window's change added."""
+    geo = x.geo
+    ext = ctx.state.ext_of(x.index, geo)[ctx.n0:ctx.n1]
+    n, channels, total = ext.shape
+    out = ext[:, None, None].expand(n, ctx.m, ctx.n_subs, channels, total).contiguous()
+    lo0 = geo.left + int(geo.lo[ctx.first])
+    window = out.as_strided((n, ctx.m, ctx.n_subs, channels, geo.width),
+                            (ctx.m * ctx.n_subs * channels * total, ctx.n_subs * channels * total + geo.step,
+                             channels * total, total, 1), lo0)
+    window.add_(x.delta(ctx).permute(1, 2, 3, 0, 4))
+    return out[..., geo.left: geo.left + geo.length].reshape(ctx.batch, channels, geo.length)
+
+
+@dataclass
+class Dense(Step):
+    """Run the op as recorded on per-substitution tensors, fixing a recorded batch size in reshapes."""
+
+    ref_batch: int = 0
+
+    def run(self, ctx: BlockContext, env: dict[int, Any]) -> None:
+        args = resolve(ctx, env, self.op.args)
+        kwargs = resolve(ctx, env, self.op.kwargs)
+        if self.op.name in ("view", "reshape", "expand", "unflatten") and len(args) > 1:
+            args = _fix_batch(args, self.ref_batch, ctx.batch)
+        out = self.op.func(*args, **kwargs)
+        outs = self.op.outputs
+        if isinstance(outs, Ref):
+            env[outs.index] = out
+        else:
+            for ref, value in zip(outs, out, strict=True):
+                if isinstance(ref, Ref):
+                    env[ref.index] = value
+
+
+def _fix_batch(args: tuple, ref_batch: int, batch: int) -> tuple:
+    sizes = args[1]
+    if isinstance(sizes, (tuple, list, torch.Size)):
+        if sizes and sizes[0] == ref_batch:
+            return (args[0], (batch, *sizes[1:]), *args[2:])
+        return args
+    if sizes == ref_batch:
+        return (args[0], batch, *args[2:])
+    return args
+
+
+def check_unsupported(condition: bool, message: str) -> None:
+    """Raise ``Unsupported(message)`` when ``condition`` holds."""
+    if condition:
+        raise Unsupported(message)
