@@ -124,11 +124,11 @@ def timed(fn, repeats: int = 3) -> tuple[float, object]:
 def evaluate(model_path: Path, records: list[tuple[str, str]], planted: list[str], out: Path) -> dict:
     """Report on ``records``; planted-motif recovery and filter match rate."""
     from seqcnn.motifs.annotate import annotate, load_targets
-    from seqcnn.report.motif_report import as_meme_motifs, motif_report
+    from seqcnn.report.motif_report import ReportOptions, as_meme_motifs, motif_report
 
     model = load_model(model_path)
     start = time.perf_counter()
-    report = motif_report(model, records, out, n_examples=2, progress=False)
+    report = motif_report(model, records, out, ReportOptions(n_examples=2))
     seconds = time.perf_counter() - start
     best = report.table
     hits = best[best["match_q_value"] < 0.05]

@@ -62,6 +62,9 @@ def model_and_fasta(tmp_path_factory):
     with torch.no_grad():
         conv.weight[2:] = 0.0
         conv.bias[2:] = -1.0
+        for layer in (model.body[1].conv, model.head[1], model.head[4]):  # monotone: more site, more score
+            layer.weight.abs_()
+            layer.bias.zero_()
     records = []
     for i in range(200):
         bases = rng.choice(list("ACGT"), 60)
@@ -115,6 +118,21 @@ def test_motifs_command_writes_annotated_report(model_and_fasta):
     assert all(s.startswith("data:image/png;base64,") for s in sources)
     assert all(base64.b64decode(s.split(",", 1)[1])[:4] == b"\x89PNG" for s in sources)
     assert "<link" not in html and "src=\"http" not in html
+
+
+def test_attribution_seqlet_motifs(model_and_fasta, tmp_path):
+    model_path, fasta, _ = model_and_fasta
+    out = tmp_path / "attribution"
+    result = CliRunner().invoke(cli, ["motifs", str(model_path), str(fasta), "-o", str(out), "--quiet",
+                                      "--examples", "0", "--attribution-sequences", "200"])
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(out / "attribution.tsv", sep="\t")
+    names = {str(n).upper() for n in table.loc[table["match_q_value"] < 0.05, "match_name"]}
+    assert any(n.startswith("GATA") for n in names), table
+    assert any("CACGTG" in c for c in table["consensus"]), table
+    assert (table["seqlets"] >= 10).all() and table["seqlets"].sum() <= 200 * 5
+    assert 'id="attribution"' in (out / "report.html").read_text()
+    assert (out / "logos" / "seqlet0.png").exists()
 
 
 def test_kernel_method_and_user_meme_targets(model_and_fasta, tmp_path):

@@ -28,6 +28,8 @@ from seqcnn.cli.options import batch_size_option, device_option, quiet_option
               help="TomTom matches kept per filter in matches.tsv.")
 @click.option("--examples", "n_examples", type=click.IntRange(0), default=3, show_default=True,
               help="Mutation maps of this many top-scoring sequences in report.html.")
+@click.option("--attribution-sequences", type=click.IntRange(0), default=0, show_default=True,
+              help="Also cluster seqlets of ISM maps of this many sequences into motifs (slow on CPU).")
 @click.option("--influence-sequences", type=click.IntRange(1), default=1000, show_default=True,
               help="Sequences (a random subset) used for filter influence.")
 @batch_size_option
@@ -35,26 +37,29 @@ from seqcnn.cli.options import batch_size_option, device_option, quiet_option
 @quiet_option
 def motifs(model_path: str, fasta: str, out_dir: str, method: str, fraction: float, targets: str | None,
            collection: str, taxon: str, release: str, n_matches: int, n_examples: int,
-           influence_sequences: int, batch_size: int, device: str | None, quiet: bool) -> None:
+           attribution_sequences: int, influence_sequences: int, batch_size: int, device: str | None,
+           quiet: bool) -> None:
     """Turn MODEL's first-layer filters into motifs over the sequences in FASTA and annotate them.
 
     Writes DIR/filters.meme (MEME v4), DIR/table.tsv (one row per filter), DIR/matches.tsv (TomTom
-    matches), DIR/logos/*.png and DIR/report.html (self-contained; open it in any browser).
+    matches), DIR/logos/*.png and DIR/report.html (self-contained; open it in any browser); with
+    --attribution-sequences also DIR/attribution.meme and DIR/attribution.tsv.
     """
     from seqcnn.errors import InputError
     from seqcnn.modelfile import load_model
-    from seqcnn.report.motif_report import motif_report
+    from seqcnn.report.motif_report import ReportOptions, motif_report
     from seqcnn.seq.fasta import read_fasta
 
     model = load_model(model_path)
     records = list(read_fasta(fasta))
     if not records:
         raise InputError("no sequences in FASTA file", file=fasta)
-    report = motif_report(
-        model, records, out_dir, method=method, fraction=fraction, targets=targets, collection=collection,
+    options = ReportOptions(
+        method=method, fraction=fraction, targets=targets, collection=collection,
         tax_group=None if taxon == "all" else taxon, release=release, n_matches=n_matches,
-        n_examples=n_examples, max_influence_sequences=influence_sequences, batch_size=batch_size,
-        device=device, progress=not quiet)
+        n_examples=n_examples, attribution_sequences=attribution_sequences,
+        max_influence_sequences=influence_sequences, batch_size=batch_size, device=device, progress=not quiet)
+    report = motif_report(model, records, out_dir, options)
     if not quiet:
         click.echo(f"seqcnn: {len(report.motifs)} filters, {report.fraction_matched:.0%} matching a known "
                    f"motif (q < 0.05); report: {report.files['html']}", err=True)

@@ -16,12 +16,16 @@ igraph, GPL-licensed, plus h5py; seqcnn keeps to permissive dependencies):
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import torch
+from torch import nn
 
 from seqcnn.errors import InputError
 from seqcnn.motifs.pwm import counts_to_pwm, trim_bounds
+from seqcnn.seq.encode import one_hot
 
 
 @dataclass
@@ -145,3 +149,21 @@ def seqlet_motifs(attributions: np.ndarray, onehot: np.ndarray, *, width: int = 
     seqlets = find_seqlets(importance, width=width, flank=flank, threshold=threshold)
     return cluster_seqlets(seqlets, attributions, onehot, min_similarity=min_similarity,
                            min_seqlets=min_seqlets)
+
+
+def ism_contributions(model: nn.Module, seqs: Sequence[str] | np.ndarray, *, batch_size: int | None = None,
+                      device: torch.device | str | None = None,
+                      progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """One-hot ``(N, 4, L)`` and ISM contributions ``(N, 4, L)`` of equal-length ``seqs``.
+
+    The contribution of the observed base is the mean loss of score of the sequence's top-scoring task
+    when that base is substituted (``seqcnn.interpret.ism``); other bases get 0.
+    """
+    from seqcnn.interpret.ism import ism
+
+    x = one_hot(list(seqs)) if len(seqs) and isinstance(seqs[0], str) else np.asarray(seqs, np.float32)
+    result = ism(model, x, batch_size=batch_size, device=device, progress=progress)
+    task = result.reference.argmax(axis=1)
+    delta = result.delta[np.arange(len(x)), :, :, task]  # (N, 4, L)
+    importance = -delta.sum(axis=1) / 3.0
+    return x, x * importance[:, None, :]

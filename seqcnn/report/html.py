@@ -156,7 +156,7 @@ def _motif_rows(table: pd.DataFrame, logos: dict[str, bytes],
 def render_motif_report(
     table: pd.DataFrame, logos: dict[str, bytes], match_logos: dict[str, bytes], influence: bytes | None,
     maps: Sequence[tuple[str, bytes]], *, info: dict[str, object], maps_note: str | None = None,
-    q_threshold: float = 0.05,
+    q_threshold: float = 0.05, extra_sections: Sequence[str] = (),
 ) -> str:
     """The motif report page: summary, sortable motif table, influence chart and example mutation maps.
 
@@ -184,4 +184,26 @@ def render_motif_report(
     if maps_note and not maps:
         map_parts.append(f'<p class="note">{escape(maps_note)}</p>')
     parts.append(section("Example mutation maps", *map_parts))
-    return page("seqcnn motif report", parts)
+    return page("seqcnn motif report", [*parts[:2], *extra_sections, *parts[2:]])
+
+
+def attribution_section(table: pd.DataFrame, logos: dict[str, bytes], match_logos: dict[str, bytes], *,
+                        n_sequences: int) -> str:
+    """Section of seqlet motifs from ISM maps: ``table`` is ``motif_report.attribution_table``."""
+    rows = []
+    for rec in table.itertuples(index=False):
+        own, match = logos.get(rec.motif), match_logos.get(rec.motif)
+        rows.append([
+            Cell(escape(rec.motif), sort=rec.motif.removeprefix("seqlet"), numeric=True),
+            Cell(img_tag(own, f"logo of {rec.motif}") if own else "", sort=rec.consensus),
+            Cell(img_tag(match, f"logo of {rec.match_id}") if match else "", sort=rec.match_name or ""),
+            Cell(f"<code>{escape(rec.consensus)}</code>", sort=rec.consensus), text_cell(int(rec.seqlets)),
+            text_cell(rec.match_id or ""), text_cell(rec.match_name or ""),
+            text_cell(float(rec.match_q_value)),
+        ])
+    headers = ["motif", "logo", "best match logo", "consensus", "seqlets", "match id", "match name",
+               "q-value"]
+    note = (f'<p class="note">Seqlets (high-importance stretches) of in-silico mutagenesis maps of '
+            f"{n_sequences} sequences, clustered by the similarity of their contribution matrices.</p>")
+    body = sortable_table(headers, rows, table_id="attribution") if rows else "<p>No seqlet clusters.</p>"
+    return section("Motifs from attributions", note, body)

@@ -20,11 +20,11 @@ from torch import nn
 
 from seqcnn.atomic import atomic_open
 from seqcnn.errors import InputError
-from seqcnn.motifs.annotate import annotate, best_matches, load_targets
+from seqcnn.motifs.annotate import MATCH_COLUMNS, annotate, best_matches, load_targets
 from seqcnn.motifs.extract import FilterMotif, extract_filter_motifs
-from seqcnn.motifs.pwm import reverse_complement
+from seqcnn.motifs.pwm import consensus, information_content, reverse_complement
 from seqcnn.progress import progress_bar
-from seqcnn.report.html import render_motif_report
+from seqcnn.report.html import attribution_section, render_motif_report
 from seqcnn.report.logos import logo_png
 from seqcnn.seq.meme import Motif, write_meme
 
@@ -100,25 +100,29 @@ def influence_png(motifs: Sequence[FilterMotif], *, top: int = 30) -> bytes | No
     return buffer.getvalue()
 
 
-def _logos(motifs: Sequence[FilterMotif], matches: pd.DataFrame, targets: Sequence[Motif],
-           progress: bool) -> tuple[dict[str, bytes], dict[str, bytes]]:
-    """PNG logos: ``filterK`` and ``filterK_rc`` of every filter, and each best match in its matched
-    orientation (keyed by filter name)."""
+def own_logos(named_pwms: Sequence[tuple[str, np.ndarray]], *, progress: bool = False) -> dict[str, bytes]:
+    """PNG logos ``NAME`` and ``NAME_rc`` (reverse complement) of every ``(name, pwm)``."""
+    logos: dict[str, bytes] = {}
+    for name, pwm in progress_bar(named_pwms, enabled=progress, desc="logos"):
+        logos[name] = logo_png(pwm, title=name)
+        logos[f"{name}_rc"] = logo_png(reverse_complement(pwm), title=f"{name} (reverse complement)")
+    return logos
+
+
+def match_logos(matches: pd.DataFrame, targets: Sequence[Motif]) -> dict[str, bytes]:
+    """PNG logo of each query's best match, in the orientation it matched, keyed by query."""
     by_id = {str(t.id or t.name): t for t in targets}
-    own: dict[str, bytes] = {}
-    for m in progress_bar(motifs, enabled=progress, desc="logos"):
-        own[m.name] = logo_png(m.pwm, title=m.name)
-        own[f"{m.name}_rc"] = logo_png(reverse_complement(m.pwm), title=f"{m.name} (reverse complement)")
-    best, cache, matched = best_matches(matches), {}, {}
-    for name, hit in best.iterrows():
+    cache: dict[tuple[str, str], bytes] = {}
+    logos = {}
+    for name, hit in best_matches(matches).iterrows():
         key = (hit.target_id, hit.orientation)
         if key not in cache and hit.target_id in by_id:
             pwm = by_id[hit.target_id].pwm
             cache[key] = logo_png(reverse_complement(pwm) if hit.orientation == "-" else pwm,
                                   title=f"{hit.target_id} {hit.target_name} ({hit.orientation})")
         if key in cache:
-            matched[name] = cache[key]
-    return own, matched
+            logos[name] = cache[key]
+    return logos
 
 
 def example_maps(model: nn.Module, records: Sequence[tuple[str, str]], n: int, *, batch_size: int,
@@ -135,48 +139,125 @@ def example_maps(model: nn.Module, records: Sequence[tuple[str, str]], n: int, *
     return [], "mutation maps: not wired yet"
 
 
-def motif_report(
-    model: nn.Module, records: Sequence[tuple[str, str]], out_dir: str | Path, *, method: str = "sites",
-    fraction: float = 0.5, targets: str | Path | None = None, collection: str = "CORE",
-    tax_group: str | None = "vertebrates", release: str = "JASPAR2026", n_matches: int = 5,
-    n_examples: int = 3, max_influence_sequences: int | None = 1000, batch_size: int = 256,
-    device: torch.device | str | None = None, progress: bool = False,
-) -> MotifReport:
-    """Extract, annotate and write the motif report of ``model`` over ``records`` ``[(id, seq)]``.
+def attribution_motifs(
+    model: nn.Module, records: Sequence[tuple[str, str]], n: int, targets: Sequence[Motif], *,
+    n_matches: int, batch_size: int, device: torch.device | str | None, progress: bool,
+) -> tuple[list[Motif], pd.DataFrame]:
+    """Seqlet motifs of the ISM maps of ``n`` records (a seeded random subset), annotated by TomTom."""
+    from seqcnn.motifs.seqlets import ism_contributions, seqlet_motifs
+
+    rng = np.random.default_rng(0)
+    chosen = sorted(rng.choice(len(records), min(n, len(records)), replace=False))
+    x, contributions = ism_contributions(model, [records[i][1] for i in chosen], batch_size=batch_size,
+                                         device=device, progress=progress)
+    clusters = seqlet_motifs(contributions, x)
+    motifs = []
+    for k, cluster in enumerate(clusters):
+        pwm = cluster.pwm()
+        motifs.append(Motif(name=consensus(pwm), id=f"seqlet{k}", pwm=pwm, nsites=cluster.n_seqlets))
+    matches = annotate(motifs, targets, n_best=n_matches) if motifs else pd.DataFrame(columns=MATCH_COLUMNS)
+    return motifs, matches
+
+
+def attribution_table(motifs: Sequence[Motif], matches: pd.DataFrame) -> pd.DataFrame:
+    """One row per seqlet motif: consensus, seqlets, information, best match."""
+    best = best_matches(matches)
+    rows = []
+    for m in motifs:
+        hit = best.loc[m.id] if m.id in best.index else None
+        rows.append({"motif": m.id, "consensus": m.name, "seqlets": m.nsites,
+                     "information_content": round(float(information_content(m.pwm).sum()), 4),
+                     "match_id": None if hit is None else hit.target_id,
+                     "match_name": None if hit is None else hit.target_name,
+                     "match_orientation": None if hit is None else hit.orientation,
+                     "match_q_value": np.nan if hit is None else float(hit.q_value)})
+    return pd.DataFrame(rows, columns=["motif", "consensus", "seqlets", "information_content", "match_id",
+                                       "match_name", "match_orientation", "match_q_value"])
+
+
+@dataclass
+class ReportOptions:
+    """Settings of ``motif_report`` (see ``seqcnn motifs --help``).
 
     ``targets``: None for pyjaspar's ``release``/``collection``/``tax_group`` matrices, else a MEME file.
+    ``attribution_sequences``: ISM seqlet motifs from this many sequences (0: none; ISM is slow on CPU).
     """
+
+    method: str = "sites"
+    fraction: float = 0.5
+    targets: str | Path | None = None
+    collection: str = "CORE"
+    tax_group: str | None = "vertebrates"
+    release: str = "JASPAR2026"
+    n_matches: int = 5
+    n_examples: int = 3
+    attribution_sequences: int = 0
+    max_influence_sequences: int | None = 1000
+    batch_size: int = 256
+    device: torch.device | str | None = None
+    progress: bool = False
+
+    @property
+    def target_label(self) -> str:
+        if self.targets:
+            return str(self.targets)
+        return f"{self.release} {self.collection} {self.tax_group or 'all taxa'}"
+
+
+def motif_report(model: nn.Module, records: Sequence[tuple[str, str]], out_dir: str | Path,
+                 options: ReportOptions | None = None) -> MotifReport:
+    """Extract, annotate and write the motif report of ``model`` over ``records`` ``[(id, seq)]``."""
+    opt = options or ReportOptions()
     if len(records) == 0:
         raise InputError("no sequences to find motifs in")
-    ids, seqs = [r[0] for r in records], [r[1] for r in records]
-    motifs = extract_filter_motifs(model, seqs, ids=ids, method=method, fraction=fraction,
-                                   max_influence_sequences=max_influence_sequences, batch_size=batch_size,
-                                   device=device, progress=progress)
-    target_motifs = load_targets(targets, collection=collection, tax_group=tax_group, release=release)
-    matches = annotate(as_meme_motifs(motifs), target_motifs, n_best=n_matches)
+    motifs = extract_filter_motifs(
+        model, [r[1] for r in records], ids=[r[0] for r in records], method=opt.method, fraction=opt.fraction,
+        max_influence_sequences=opt.max_influence_sequences, batch_size=opt.batch_size, device=opt.device,
+        progress=opt.progress)
+    targets = load_targets(opt.targets, collection=opt.collection, tax_group=opt.tax_group,
+                           release=opt.release)
+    matches = annotate(as_meme_motifs(motifs), targets, n_best=opt.n_matches)
     table = summary_table(motifs, matches, _task_names(model, motifs[0].influence.size))
-    own_logos, match_logos = _logos(motifs, matches, target_motifs, progress)
-    maps, maps_note = example_maps(model, records, n_examples, batch_size=batch_size, device=device)
-    source = str(targets) if targets else f"{release} {collection} {tax_group or 'all taxa'}"
+    logos = own_logos([(m.name, m.pwm) for m in motifs], progress=opt.progress)
+    extra, outputs = [], {"filters.meme": as_meme_motifs(motifs), "table.tsv": table, "matches.tsv": matches}
+    if opt.attribution_sequences > 0:
+        extra.append(_attribution_part(model, records, targets, opt, logos, outputs))
+    maps, maps_note = example_maps(model, records, opt.n_examples, batch_size=opt.batch_size,
+                                   device=opt.device)
     info = {"model": getattr(getattr(model, "metadata", None), "architecture", type(model).__name__),
-            "sequences": len(records), "method": method, "fraction": fraction,
-            "targets": f"{source} ({len(target_motifs)} motifs)"}
-    document = render_motif_report(table, own_logos, match_logos, influence_png(motifs), maps,
-                                   maps_note=maps_note, info=info)
-    files = _write(Path(out_dir), motifs, matches, table, own_logos, document)
+            "sequences": len(records), "method": opt.method, "fraction": opt.fraction,
+            "targets": f"{opt.target_label} ({len(targets)} motifs)"}
+    document = render_motif_report(table, logos, match_logos(matches, targets), influence_png(motifs), maps,
+                                   maps_note=maps_note, info=info, extra_sections=extra)
+    files = _write(Path(out_dir), outputs, logos, document)
     return MotifReport(motifs, matches, table, files)
 
 
-def _write(out: Path, motifs: Sequence[FilterMotif], matches: pd.DataFrame, table: pd.DataFrame,
-           logos: dict[str, bytes], document: str) -> dict[str, Path]:
-    """Write every output file atomically into ``out`` (created, parents too)."""
+def _attribution_part(model: nn.Module, records: Sequence[tuple[str, str]], targets: Sequence[Motif],
+                      opt: ReportOptions, logos: dict[str, bytes], outputs: dict[str, object]) -> str:
+    """ISM seqlet motifs: adds their logos and output files; returns the HTML section."""
+    motifs, matches = attribution_motifs(model, records, opt.attribution_sequences, targets,
+                                         n_matches=opt.n_matches, batch_size=opt.batch_size,
+                                         device=opt.device, progress=opt.progress)
+    table = attribution_table(motifs, matches)
+    own = own_logos([(m.id, m.pwm) for m in motifs])
+    logos.update(own)
+    outputs.update({"attribution.meme": motifs, "attribution.tsv": table})
+    return attribution_section(table, own, match_logos(matches, targets),
+                               n_sequences=min(opt.attribution_sequences, len(records)))
+
+
+def _write(out: Path, outputs: dict[str, object], logos: dict[str, bytes], document: str) -> dict[str, Path]:
+    """Write every output (MEME motif lists, TSV tables, logos, the page) atomically into ``out``."""
     (out / "logos").mkdir(parents=True, exist_ok=True)
-    files = {"meme": out / "filters.meme", "table": out / "table.tsv", "matches": out / "matches.tsv",
-             "html": out / "report.html", "logos": out / "logos"}
-    write_meme(as_meme_motifs(motifs), files["meme"])
-    for key, frame in (("table", table), ("matches", matches)):
-        with atomic_open(files[key], "w", encoding="utf-8", newline="") as handle:
-            frame.to_csv(handle, sep="\t", index=False, float_format="%.6g")
+    files = {"html": out / "report.html", "logos": out / "logos"}
+    for name, value in outputs.items():
+        files[name] = out / name
+        if name.endswith(".meme"):
+            write_meme(value, files[name])
+            continue
+        with atomic_open(files[name], "w", encoding="utf-8", newline="") as handle:
+            value.to_csv(handle, sep="\t", index=False, float_format="%.6g")
     for name, png in logos.items():
         with atomic_open(out / "logos" / f"{name}.png", "wb") as handle:
             handle.write(png)
