@@ -113,8 +113,11 @@ def test_unequal_lengths_and_non_strings():
     with pytest.raises(InputError, match="length 3 differs") as info:
         one_hot(["ACGT", "ACG"], ids=["a", "b"])
     assert info.value.record == "b"
-    with pytest.raises(InputError, match="expected a string"):
-        one_hot(["ACGT", 5])
+    for bad in (["ACGT", 5], ["ACGT", list("ACGT")], [b"ACGT"]):
+        with pytest.raises(InputError, match="expected a string"):
+            one_hot(bad)
+        with pytest.raises(InputError, match="expected a string"):
+            one_hot_mask(bad)
 
 
 def test_long_rows_cross_chunk_boundaries():
@@ -214,6 +217,7 @@ def test_bytes_path_matches_str_kernel(monkeypatch):
 
     seqs = ["ACGTNacgtnUu" * 50, "TTGCAAnnCGUA" * 50]
     fast_int8, fast_float = one_hot(seqs, dtype=np.int8), one_hot(seqs)
+    assert encode._STR_KERNEL_OK  # the str kernels compiled and ran
     monkeypatch.setattr(encode, "_STR_KERNEL_OK", False)
     np.testing.assert_array_equal(one_hot(seqs, dtype=np.int8), fast_int8)
     np.testing.assert_array_equal(one_hot(seqs), fast_float)

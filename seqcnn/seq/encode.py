@@ -38,14 +38,23 @@ def _record_name(index: int, ids: Sequence[str] | None) -> str:
     return f"#{index + 1}"
 
 
+def _not_a_string(seqs: Sequence, ids: Sequence[str] | None, file: str | None) -> InputError:
+    k = next((k for k, s in enumerate(seqs) if not isinstance(s, str)), 0)
+    return InputError(f"expected a string, got {type(seqs[k]).__name__}", file=file,
+                      record=_record_name(k, ids))
+
+
 def _check_lengths(seqs: list, ids: Sequence[str] | None, file: str | None) -> int:
-    """The common length of ``seqs``; a non-string or a different length raises InputError."""
-    if not set(map(type, seqs)) <= {str} and not all(isinstance(s, str) for s in seqs):
-        k = next(k for k, s in enumerate(seqs) if not isinstance(s, str))
-        raise InputError(f"expected a string, got {type(seqs[k]).__name__}", file=file,
-                         record=_record_name(k, ids))
+    """The common length of ``seqs``; a different length raises InputError naming the record.
+
+    Non-strings are caught here (no ``len``) or when the rows are joined, not by a type pass.
+    """
+    try:
+        lengths = set(map(len, seqs))
+    except TypeError:
+        raise _not_a_string(seqs, ids, file) from None
     length = len(seqs[0]) if seqs else 0
-    if len(set(map(len, seqs))) > 1:
+    if len(lengths) > 1:
         k = next(k for k, s in enumerate(seqs) if len(s) != length)
         raise InputError(
             f"length {len(seqs[k])} differs from the first record's {length}; "
@@ -106,11 +115,15 @@ def _encode_str(text: str, out: np.ndarray, n_value: float) -> bool:
     global _STR_KERNEL_OK
     if not _STR_KERNEL_OK:
         return False
+    from numba.core import errors as numba_errors
+
     from seqcnn.seq import onehot_kernels as kernels
 
     try:
-        return kernels.encode_str(text, out, float(n_value))
-    except Exception:  # numba's str internals changed: use the bytes path from now on
+        if out.dtype == np.int8:
+            return kernels.encode_str_int8(text, out)
+        return kernels.encode_str_float(text, out, float(n_value))
+    except numba_errors.TypingError:  # numba's str internals changed: bytes path from now on
         _STR_KERNEL_OK = False
         return False
 
@@ -156,7 +169,12 @@ def one_hot(
         step = max(1, _CHUNK_BYTES // length)
         for start in range(0, len(seq_list), step):
             part = seq_list[start:start + step]
-            joined = part[0] if len(part) == 1 else "".join(part)
+            try:
+                joined = part[0] if len(part) == 1 else "".join(part)
+            except TypeError:
+                raise _not_a_string(seq_list, ids, file) from None
+            if not isinstance(joined, str):
+                raise _not_a_string(seq_list, ids, file)
             if not _encode_str(joined, out[start:start + step], n_value):
                 buf = _to_bytes(joined, length, start, ids, file)
                 _encode_into(buf, out[start:start + step], n_value, start, ids, file)
@@ -188,7 +206,11 @@ def one_hot_mask(seqs: str | Sequence[str]) -> np.ndarray:
     single = isinstance(seqs, str)
     seq_list = [seqs] if single else list(seqs)
     length = _check_lengths(seq_list, None, None)
-    buf = _to_bytes("".join(seq_list), length, 0, None, None)
+    try:
+        joined = "".join(seq_list)
+    except TypeError:
+        raise _not_a_string(seq_list, None, None) from None
+    buf = _to_bytes(joined, length, 0, None, None)
     mask = (buf >= ord("a")).reshape(len(seq_list), length)
     return mask[0] if single else mask
 

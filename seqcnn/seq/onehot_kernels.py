@@ -84,16 +84,20 @@ def encode_exact_float(buf: np.ndarray, out: np.ndarray, n_value: float) -> bool
 
 
 @numba.njit(cache=True, nogil=True)
-def encode_str(text: str, out: np.ndarray, n_value: float) -> bool:  # pragma: no cover - compiled
-    """Encode an ASCII ``str`` straight from its buffer into ``out`` (N, 4, L), int8 or float32.
+def encode_str_int8(text: str, out: np.ndarray) -> bool:  # pragma: no cover - compiled
+    """:func:`encode_exact_int8` straight from an ASCII ``str``'s buffer (no ``str.encode`` copy).
 
-    Skips ``str.encode`` (a copy that cost ~25% of the 10 Mbp case). Uses numba's string
-    internals (``_kind``, ``_is_ascii``, ``_data``); returns False for non-ASCII strings or
-    anything but ACGTUN, and the caller falls back to the bytes path, which names errors.
+    Uses numba's string internals (``_kind``, ``_is_ascii``, ``_data``); returns False for
+    non-ASCII strings too, and the caller falls back to the bytes path, which names errors.
     """
     if text._kind != 1 or not text._is_ascii:
         return False
-    buf = numba.carray(text._data, len(text), np.uint8)
-    if out.dtype == np.int8:
-        return encode_exact_int8(buf, out)
-    return encode_exact_float(buf, out, n_value)
+    return encode_exact_int8(numba.carray(text._data, len(text), np.uint8), out)
+
+
+@numba.njit(cache=True, nogil=True)
+def encode_str_float(text: str, out: np.ndarray, n_value: float) -> bool:  # pragma: no cover
+    """:func:`encode_exact_float` straight from an ASCII ``str``'s buffer."""
+    if text._kind != 1 or not text._is_ascii:
+        return False
+    return encode_exact_float(numba.carray(text._data, len(text), np.uint8), out, n_value)
