@@ -4,9 +4,9 @@ Why our own kernels: a numpy ``np.take`` lookup table runs at ~0.3 GB/s; these l
 branch-free byte comparisons that LLVM vectorises (see docs/benchmarks/encode.md). Measured
 shapes of the loop that matter (numba 0.68): the validity check is a separate min-reduction
 per 16 KiB block, run while the block is in cache (fusing it into the writing loop stops
-vectorisation), the output is written through per-channel slices, and rows are walked through slices
-(indexing with ``r * L + j`` directly was ~15x slower: the index may be negative, so it is not
-vectorised). Sequences with other IUPAC codes take the table path in ``encode.py``.
+vectorisation), and rows and channels are walked through slices (indexing with ``r * L + j``
+directly was ~15x slower: the index may be negative, so it is not vectorised). Sequences with
+other IUPAC codes take the table path in ``encode.py``.
 """
 
 from __future__ import annotations
