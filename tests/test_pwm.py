@@ -125,6 +125,7 @@ def test_first_layer_finds_block_norm_and_activation():
     assert layer.output_module is model[0].act
     seq_model = nn.Sequential(nn.Conv1d(4, 2, 3), nn.ReLU(), nn.Dropout(0.1), nn.ReLU())
     assert [type(m) for m in first_layer(seq_model).post] == [nn.ReLU]
+    assert first_layer(nn.Conv1d(4, 2, 3)).post == []
     with pytest.raises(InputError, match="no 1D convolution"):
         first_layer(nn.Sequential(nn.Flatten(), nn.Linear(8, 1)))
     with pytest.raises(InputError, match="channels"):

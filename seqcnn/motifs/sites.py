@@ -84,7 +84,9 @@ def first_layer(model: nn.Module) -> FirstLayer:
     if conv.in_channels != 4 or conv.groups != 1:
         raise InputError(f"first convolution takes {conv.in_channels} channels (groups={conv.groups}); "
                          "motifs need a 4-channel one-hot DNA input")
-    parent = next(m for m in model.modules() if any(child is conv for child in m.children()))
+    parent = next((m for m in model.modules() if any(child is conv for child in m.children())), None)
+    if parent is None:  # the model is the convolution itself
+        return FirstLayer(conv, [])
     children = list(parent.children())
     post: list[nn.Module] = []
     for child in children[[i for i, c in enumerate(children) if c is conv][0] + 1:]:
