@@ -123,7 +123,7 @@ def _encode_str(text: str, out: np.ndarray, n_value: float) -> bool:
         if out.dtype == np.int8:
             return kernels.encode_str_int8(text, out)
         return kernels.encode_str_float(text, out, float(n_value))
-    except numba_errors.TypingError:  # numba's str internals changed: bytes path from now on
+    except numba_errors.NumbaError:  # numba's str internals changed: bytes path from now on
         _STR_KERNEL_OK = False
         return False
 
