@@ -14,6 +14,16 @@ from pathlib import Path
 from seqcnn.errors import InputError
 
 
+def _default_mode() -> int:
+    """Permissions an ordinary ``open(path, "w")`` would give (mkstemp makes files private)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+_FILE_MODE = _default_mode()
+
+
 def _check_parent(path: Path) -> None:
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
@@ -28,6 +38,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent or ".")
     os.close(fd)
     tmp_path = Path(tmp)
+    tmp_path.chmod(_FILE_MODE)
     try:
         yield tmp_path
         os.replace(tmp_path, target)
