@@ -147,7 +147,9 @@ def _motif_rows(table: pd.DataFrame, logos: dict[str, bytes],
             Cell(img_tag(match, f"logo of {rec.match_id}") if match else "", sort=rec.match_name or ""),
             Cell(f"<code>{escape(rec.consensus)}</code>", sort=rec.consensus),
             text_cell(float(rec.information_content)), text_cell(int(rec.sites)),
-            text_cell(float(rec.influence)), text_cell(rec.match_id or ""), text_cell(rec.match_name or ""),
+            text_cell(float(rec.influence)), text_cell(getattr(rec, "top_task", None) or ""),
+            text_cell(float(getattr(rec, "top_task_influence", float("nan")))),
+            text_cell(rec.match_id or ""), text_cell(rec.match_name or ""),
             text_cell(rec.match_orientation or ""), text_cell(float(rec.match_q_value)),
         ])
     return rows
@@ -168,12 +170,13 @@ def render_motif_report(
         "Summary",
         f"<ul>{facts}<li>filters: {len(table)}; matching a known motif at q &lt; {q_threshold}: {matched} "
         f"({matched / max(1, len(table)):.0%})</li></ul>",
-        '<p class="note">Each filter\'s matrix counts the bases of every window that activates it over half '
-        "its maximum (or its exponentiated kernel). Matches: TomTom (memelite) against the targets, "
+        '<p class="note">Each filter\'s matrix counts the bases of every window that activates it over the chosen '
+        "fraction of its maximum (or its exponentiated kernel). Matches: TomTom (memelite) against the targets, "
         "on the filter's informative core; q-values by Benjamini-Hochberg over the targets. Influence: "
-        "mean drop of the predictions when the filter is zeroed. Click a column header to sort.</p>")
+        "mean drop of the predictions when the filter is zeroed (over all tasks, and for the task it "
+        "supports most). Click a column header to sort.</p>")
     headers = ["filter", "logo", "best match logo", "consensus", "information (bits)", "sites", "influence",
-               "match id", "match name", "strand", "q-value"]
+               "top task", "top task influence", "match id", "match name", "strand", "q-value"]
     parts = [summary, section("Filters", sortable_table(headers, _motif_rows(table, logos, match_logos),
                                                         table_id="motifs"))]
     if influence is not None:

@@ -59,6 +59,9 @@ def summary_table(motifs: Sequence[FilterMotif], matches: pd.DataFrame, tasks: S
         row = {"filter": m.name, "consensus": m.consensus, "core_consensus": m.consensus[slice(*m.core)],
                "information_content": round(m.information, 4), "sites": m.nsites,
                "influence": m.mean_influence}
+        top = int(np.argmax(m.influence)) if m.influence.size else None
+        row["top_task"] = None if top is None else tasks[top]
+        row["top_task_influence"] = np.nan if top is None else float(m.influence[top])
         for task, value in zip(tasks, m.influence, strict=False):
             row[f"influence_{task}"] = float(value)
         hit = best.loc[m.name] if m.name in best.index else None
