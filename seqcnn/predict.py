@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import copy
 import os
+import time
 import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 import torch
 from torch import nn
 
@@ -41,6 +41,9 @@ from seqcnn.predict_stream import (
 from seqcnn.progress import progress_bar
 from seqcnn.seq.fasta import read_fasta
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 RC_MODES = ("mean", "max", "none")
 Scored = tuple[Chunk, np.ndarray]  # a chunk of keys and its scores (n, T)
 _PROBE_TOLERANCE = 1e-4
@@ -49,11 +52,15 @@ _PROBE_TOLERANCE = 1e-4
 @dataclass
 class Prepared:
     """One batch ready for the forward pass: codes ``(n, L)`` (forward then reverse strand when
-    RC is on), plus either fast-path bag indices or the float one-hot ``(n, 4, L)``."""
+    RC is on) for the fast path, or the float one-hot ``(n, 4, L)`` (then ``codes`` may be kept
+    for a fallback)."""
 
     codes: np.ndarray | None
-    indices: torch.Tensor | None = None
     onehot: torch.Tensor | None = None
+
+    @property
+    def fast(self) -> bool:
+        return self.onehot is None
 
 
 class Scorer:
@@ -62,11 +69,16 @@ class Scorer:
     ``rc``: ``mean``/``max`` combine the scores of both strands, ``none`` scores the given strand;
     ``None`` takes the model file's ``rc_mode``. Scores are probabilities for ``binary`` (sigmoid)
     and ``multiclass`` (softmax) models and raw outputs otherwise, or raw always with ``logits``;
-    the strands are combined after the transform. ``fast=False`` turns the one-hot fast path off.
+    the strands are combined after the transform.
+
+    ``fast``: compute the first conv by table lookups (``seqcnn.predict_fast``, CPU only): ``True``
+    whenever the model allows it, ``False`` never, ``None`` (default) when a timing probe at start-up
+    finds it faster than the dense conv on this machine (it is for wide first layers such as
+    Basset's 300 filters, not for DeepBind's 16, where oneDNN's conv is already memory-bound).
     """
 
     def __init__(self, model: nn.Module, *, device: str | torch.device | None = None,
-                 rc: str | None = None, logits: bool = False, fast: bool = True) -> None:
+                 rc: str | None = None, logits: bool = False, fast: bool | None = None) -> None:
         meta = getattr(model, "metadata", None)
         self.task_type = meta.task_type if meta is not None else "regression"
         self.rc = rc if rc is not None else (meta.rc_mode if meta is not None else "none")
@@ -79,19 +91,20 @@ class Scorer:
         self.input_length: int | None = length
         self.minimum = int(getattr(model, "receptive_field", 1) or 1)
         self.tasks: list[str] = list(meta.tasks) if meta is not None and meta.tasks else []
-        self.table: TableConv1d | None = self._install_table() if fast else None
+        self.table: TableConv1d | None = None if fast is False else self._install_table(timed=fast is None)
 
     # -- fast path ---------------------------------------------------------------------------
-    def _install_table(self) -> TableConv1d | None:
-        """Swap the first Conv1d for its table version, keeping it only if a probe batch agrees."""
+    def _install_table(self, timed: bool) -> TableConv1d | None:
+        """Swap the first Conv1d for its table version, keeping it only if a probe batch agrees
+        (and, when ``timed``, only if it is faster than the conv it replaces)."""
         found = next(((n, m) for n, m in self.model.named_modules() if isinstance(m, nn.Conv1d)), None)
-        if found is None or not TableConv1d.supports(found[1]):
+        if found is None or not TableConv1d.supports(found[1]) or self.device.type != "cpu":
             return None
         name, conv = found
-        table = TableConv1d(conv).to(self.device)
+        table = TableConv1d(conv)
         _set_submodule(self.model, name, table)
         self.table = table
-        if self._probe_agrees():
+        if self._probe_agrees() and (not timed or _table_is_faster(table, self.input_length or 1000)):
             return table
         _set_submodule(self.model, name, conv)
         return None
@@ -116,7 +129,7 @@ class Scorer:
         if self.rc != "none":
             codes = np.concatenate([codes, reverse_complement_codes(codes)])
         if self.table is not None and codes.max(initial=0) < N_FAST_CODES:
-            return Prepared(codes, indices=torch.from_numpy(self.table.prepare(codes)))
+            return Prepared(np.ascontiguousarray(codes))
         return Prepared(codes, onehot=torch.from_numpy(codes_to_onehot(codes)))
 
     def prepare_onehot(self, x: np.ndarray) -> Prepared:
@@ -135,7 +148,7 @@ class Scorer:
             out = self._forward(prepared)
         except FastPathBypassed:  # the model changed its input before the first conv
             self._drop_table()
-            out = self._forward(self.prepare(prepared.codes))
+            out = self._forward(Prepared(prepared.codes, torch.from_numpy(codes_to_onehot(prepared.codes))))
         finally:
             if self.table is not None:
                 self.table.disarm()
@@ -147,10 +160,10 @@ class Scorer:
 
     def _forward(self, prepared: Prepared) -> torch.Tensor:
         with torch.inference_mode():
-            if prepared.indices is not None:
+            if prepared.fast:
                 n, length = prepared.codes.shape
-                token = torch.zeros((), device=self.device).expand(n, 4, length)
-                self.table.arm(token, prepared.indices.to(self.device, non_blocking=True))
+                token = torch.zeros(()).expand(n, 4, length)
+                self.table.arm(token, prepared.codes)
                 out = self.model(token)
             else:
                 out = self.model(prepared.onehot.to(self.device, non_blocking=True))
@@ -174,6 +187,27 @@ class Scorer:
 
     def policy(self) -> LengthPolicy:
         return LengthPolicy(self.input_length, self.minimum)
+
+
+def _table_is_faster(table: TableConv1d, length: int, n: int = 32) -> bool:
+    """Time the table conv against the dense conv on ``n`` random sequences (best of 3 each)."""
+    codes = np.random.default_rng(0).integers(0, 4, size=(n, length), dtype=np.uint8)
+    x = torch.from_numpy(codes_to_onehot(codes))
+    token = torch.zeros(()).expand(x.shape)
+
+    def fast() -> None:
+        table.arm(token, codes)
+        table(token)
+        table.disarm()
+
+    times = {"fast": [], "dense": []}
+    with torch.inference_mode():
+        for _ in range(3):
+            for kind, run in (("fast", fast), ("dense", lambda: table.conv(x))):
+                start = time.perf_counter()
+                run()
+                times[kind].append(time.perf_counter() - start)
+    return min(times["fast"]) < min(times["dense"])
 
 
 def _set_submodule(root: nn.Module, name: str, module: nn.Module) -> None:
@@ -302,6 +336,8 @@ def predict(model: nn.Module, inputs: Any, *, batch_size: int = 256, device: str
 
 
 def _predict_fasta(scorer: Scorer, path: str, batch_size: int, progress: bool) -> pd.DataFrame:
+    import pandas as pd  # imported here: `seqcnn score` does not need it, and it costs 0.3 s to import
+
     stats = ScoreStats()
     ids: list[str] = []
     parts: list[np.ndarray] = []

@@ -8,19 +8,19 @@ more lookup.
 
 On codes 0-5 the first ``Conv1d`` of a model is a sum of table lookups: each kernel position adds
 the weight column of the base found there. Grouping ``g`` adjacent positions into one ``6**g``-row
-table turns the ``4*K`` multiply-adds per output into ``ceil(K/g)`` row additions, done by
-``torch.nn.functional.embedding_bag(mode="sum")``. :class:`TableConv1d` replaces the first conv in a
-copy of the model; it checks at every call that it got the input the scorer passed in (anything
-else means the model transformed its input first, and the scorer falls back to the plain forward).
+table turns the ``4*K`` multiply-adds per output into ``ceil(K/g)`` row additions (a numba loop,
+CPU only). :class:`TableConv1d` replaces the first conv in a copy of the model; it checks at every
+call that it got the input the scorer passed in (anything else means the model transformed its
+input first, and the scorer falls back to the plain forward).
 """
 
 from __future__ import annotations
 
 import math
 
+import numba
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from seqcnn.seq.alphabet import COMPLEMENT, IUPAC
@@ -92,10 +92,10 @@ class FastPathBypassed(RuntimeError):
 
 
 class TableConv1d(nn.Module):
-    """``conv`` computed by table lookups on codes; a drop-in for it otherwise.
+    """``conv`` computed by table lookups on codes (CPU); a drop-in for it otherwise.
 
-    Armed with :meth:`arm` (indices from :meth:`prepare` and the placeholder tensor the model is
-    called with), ``forward`` returns ``(N, O, L_out)`` from the tables; given any other tensor while
+    Armed with :meth:`arm` (the codes ``(N, L)`` and the placeholder tensor the model is called
+    with), ``forward`` returns ``(N, O, L_out)`` float32 from the tables; given any other tensor while
     armed it raises :class:`FastPathBypassed`. Unarmed it is the plain conv.
     """
 
@@ -107,50 +107,73 @@ class TableConv1d(nn.Module):
         self.pad_left, self.pad_right = _padding(conv)
         self.group = _choose_group(kernel, out_ch)
         self.n_groups = math.ceil(kernel / self.group)
-        self.register_buffer("table", _build_table(conv, self.group, self.n_groups), persistent=False)
+        self.table = _build_table(conv, self.group, self.n_groups).numpy()  # (n_groups * 6**g, O)
         self._token: torch.Tensor | None = None
-        self._indices: torch.Tensor | None = None
-        self._shape: tuple[int, int] = (0, 0)
+        self._codes: np.ndarray | None = None
 
     @staticmethod
     def supports(module: nn.Module) -> bool:
-        """True for a Conv1d on 4 channels that the tables can reproduce."""
+        """True for a float32 Conv1d on 4 channels that the tables can reproduce."""
         return (isinstance(module, nn.Conv1d) and module.in_channels == 4 and module.groups == 1
-                and module.dilation[0] == 1 and module.padding_mode == "zeros")
+                and module.dilation[0] == 1 and module.padding_mode == "zeros"
+                and module.weight.dtype == torch.float32)
 
-    def prepare(self, codes: np.ndarray) -> np.ndarray:
-        """Bag indices ``(N * L_out, n_groups)`` int32 for codes ``(N, L)`` (values 0-5)."""
-        g, nb, stride = self.group, self.n_groups, self.stride
-        extra = nb * g - self.kernel  # zero weights past the kernel read padding codes
-        c = np.pad(codes, ((0, 0), (self.pad_left, self.pad_right + extra)), constant_values=CODE_PAD)
-        n, length = c.shape
-        l_out = (length - extra - self.kernel) // stride + 1
-        grouped = c[:, : length - g + 1].astype(np.int32)
-        for t in range(1, g):
-            grouped += c[:, t : length - g + 1 + t].astype(np.int32) * N_FAST_CODES**t
-        row, col = grouped.strides
-        view = np.lib.stride_tricks.as_strided(grouped, (n, l_out, nb), (row, col * stride, col * g))
-        offsets = np.arange(nb, dtype=np.int32) * N_FAST_CODES**g
-        out = np.empty((n, l_out, nb), dtype=np.int32)
-        np.add(view, offsets, out=out)
-        return out.reshape(n * l_out, nb)
+    def output_length(self, length: int) -> int:
+        return (length + self.pad_left + self.pad_right - self.kernel) // self.stride + 1
 
-    def arm(self, token: torch.Tensor, indices: torch.Tensor) -> None:
-        """Expect ``token`` as input next and answer it from ``indices``."""
-        self._token, self._indices = token, indices
-        self._shape = (token.shape[0], indices.shape[0] // token.shape[0])
+    def arm(self, token: torch.Tensor, codes: np.ndarray) -> None:
+        """Expect ``token`` as input next and answer it from ``codes`` ``(N, L)`` (values 0-5)."""
+        self._token, self._codes = token, np.ascontiguousarray(codes)
 
     def disarm(self) -> None:
-        self._token = self._indices = None
+        self._token = self._codes = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self._token is None:
             return self.conv(x)
         if x is not self._token:
             raise FastPathBypassed("the first conv did not receive the model input")
-        out = F.embedding_bag(self._indices, self.table, mode="sum")
-        n, l_out = self._shape
-        return out.view(n, l_out, self.out_channels).permute(0, 2, 1)
+        n, length = self._codes.shape
+        l_out = self.output_length(length)
+        out = np.empty((n, l_out, self.out_channels), dtype=np.float32)
+        _table_conv(self._codes, self.table, self.pad_left, self.group, self.stride, out)
+        # the layers after the conv run ~3x slower on a transposed view than this copy costs
+        return torch.from_numpy(out).transpose(1, 2).contiguous()
+
+
+@numba.njit(cache=True, nogil=True, fastmath=True)
+def _table_conv(codes: np.ndarray, table: np.ndarray, pad_left: int, g: int, stride: int,
+                out: np.ndarray) -> None:  # pragma: no cover - compiled
+    """``out[r, i, :]`` = sum over groups ``j`` of ``table[j * 6**g + grouped code at i * stride + j * g]``.
+
+    ``table`` is ``(n_groups * 6**g, O)``, ``out`` ``(N, L_out, O)`` (channels last: writing it
+    transposed here was 3x slower than a torch transpose afterwards). Grouped codes are base-6
+    numbers of ``g`` consecutive padded codes, computed once per position. Releases the GIL, so
+    the input thread keeps parsing while it runs.
+    """
+    n, length = codes.shape
+    n_out = table.shape[1]
+    rows = N_FAST_CODES**g
+    nb = table.shape[0] // rows
+    l_out = out.shape[1]
+    span = (l_out - 1) * stride + nb * g
+    grouped = np.empty(span, dtype=np.int32)
+    for r in range(n):
+        for p in range(span - g + 1):
+            value = 0
+            for t in range(g - 1, -1, -1):
+                q = p + t - pad_left
+                value = value * N_FAST_CODES + (np.int32(codes[r, q]) if 0 <= q < length else CODE_PAD)
+            grouped[p] = value
+        for i in range(l_out):
+            dst = out[r, i]
+            src = table[grouped[i * stride]]
+            for o in range(n_out):
+                dst[o] = src[o]
+            for j in range(1, nb):
+                src = table[j * rows + grouped[i * stride + j * g]]
+                for o in range(n_out):
+                    dst[o] += src[o]
 
 
 def _padding(conv: nn.Conv1d) -> tuple[int, int]:
@@ -174,18 +197,15 @@ def _choose_group(kernel: int, out_channels: int) -> int:
 
 def _build_table(conv: nn.Conv1d, g: int, n_groups: int) -> torch.Tensor:
     """Rows ``j * 6**g + code`` hold the summed weights of group ``j`` for grouped ``code``; the
-    bias is folded into group 0. Shape ``(n_groups * 6**g, out_channels)``."""
-    weight = conv.weight.detach().to(torch.float64)  # (O, 4, K)
+    bias is folded into group 0. Shape ``(n_groups * 6**g, out_channels)``, float32."""
+    weight = conv.weight.detach().to("cpu", torch.float64).numpy()  # (O, 4, K)
     out_ch, _, kernel = weight.shape
-    per_code = torch.zeros(out_ch, N_FAST_CODES, n_groups * g, dtype=torch.float64)
-    per_code[:, :4, :kernel] = weight
-    per_code[:, CODE_N, :kernel] = weight.sum(1) * 0.25
-    digits = torch.tensor(np.indices((N_FAST_CODES,) * g).reshape(g, -1)[::-1].copy())  # (g, 6**g)
-    tables = []
-    for j in range(n_groups):
-        rows = sum(per_code[:, digits[t], j * g + t] for t in range(g))  # (O, 6**g)
-        tables.append(rows.T)
-    table = torch.cat(tables, 0)
+    per_code = np.zeros((n_groups * g, N_FAST_CODES, out_ch))  # (position, code, O)
+    per_code[:kernel, :4] = weight.transpose(2, 1, 0)
+    per_code[:kernel, CODE_N] = weight.sum(1).T * 0.25
+    digits = np.indices((N_FAST_CODES,) * g).reshape(g, -1)[::-1]  # digit t of every grouped code
+    table = np.stack([sum(per_code[j * g + t, digits[t]] for t in range(g)) for j in range(n_groups)])
+    table = table.reshape(n_groups * N_FAST_CODES**g, out_ch)
     if conv.bias is not None:
-        table[: N_FAST_CODES**g] += conv.bias.detach().to(torch.float64)
-    return table.to(conv.weight.dtype).contiguous()
+        table[: N_FAST_CODES**g] += conv.bias.detach().to("cpu", torch.float64).numpy()
+    return torch.from_numpy(table.astype(np.float32))
