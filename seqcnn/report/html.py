@@ -170,11 +170,11 @@ def render_motif_report(
         "Summary",
         f"<ul>{facts}<li>filters: {len(table)}; matching a known motif at q &lt; {q_threshold}: {matched} "
         f"({matched / max(1, len(table)):.0%})</li></ul>",
-        '<p class="note">Each filter\'s matrix counts the bases of every window that activates it over the chosen '
-        "fraction of its maximum (or its exponentiated kernel). Matches: TomTom (memelite) against the targets, "
-        "on the filter's informative core; q-values by Benjamini-Hochberg over the targets. Influence: "
-        "mean drop of the predictions when the filter is zeroed (over all tasks, and for the task it "
-        "supports most). Click a column header to sort.</p>")
+        '<p class="note">Each filter\'s matrix counts the bases of every window that activates it over '
+        "the chosen fraction of its maximum (or its exponentiated kernel). Matches: TomTom (memelite) "
+        "against the targets, on the filter's informative core; q-values by Benjamini-Hochberg over the "
+        "targets. Influence: mean drop of the predictions when the filter is zeroed (over all tasks, "
+        "and for the task it supports most). Click a column header to sort.</p>")
     headers = ["filter", "logo", "best match logo", "consensus", "information (bits)", "sites", "influence",
                "top task", "top task influence", "match id", "match name", "strand", "q-value"]
     parts = [summary, section("Filters", sortable_table(headers, _motif_rows(table, logos, match_logos),
