@@ -110,9 +110,12 @@ def read_bed(path: str | os.PathLike) -> pd.DataFrame:
                 rows.append(_parse_bed_line(text.split("\t"), file, line_no))
     except FileNotFoundError:
         raise InputError("no such file", file=file) from None
+    except UnicodeDecodeError:
+        raise InputError("not a BED text file (binary or non-UTF-8 content)", file=file) from None
     if not rows:
         raise InputError("no intervals in BED file", file=file)
     df = pd.DataFrame(rows, columns=BED_COLUMNS)
+    df.attrs["file"] = file  # lets bed_sequences name the BED file in its errors
     return df.astype({"start": np.int64, "end": np.int64, "score": np.float64})
 
 
@@ -131,5 +134,12 @@ def bed_sequences(bed: pd.DataFrame, genome: Genome, width: int | None = None) -
         if width is not None:
             start = (start + end) // 2 - width // 2
             end = start + width
-        out.append((f"{chrom}:{start}-{end}({strand})", genome.fetch(str(chrom), start, end, strand)))
+        key = f"{chrom}:{start}-{end}({strand})"
+        try:
+            out.append((key, genome.fetch(str(chrom), start, end, strand)))
+        except InputError as exc:
+            if "file" not in bed.attrs:
+                raise
+            message = f"{exc.message} (genome {exc.file})"
+            raise InputError(message, file=bed.attrs["file"], record=key) from None
     return out
