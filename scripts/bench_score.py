@@ -11,8 +11,10 @@ For a DeepBind-size and a Basset-size model on random 1,000 bp sequences (CPU, o
 - GFLOP/s: the dense model's multiply-adds x 2 per sequence times sequences/second, next to
   this machine's float32 matrix-multiply GFLOP/s.
 
-    python scripts/bench_score.py                    # DeepBind 100,000 x 1,000 bp; Basset 5,000
-    python scripts/bench_score.py --n 20000 --n-basset 2000
+    python scripts/bench_score.py                    # DeepBind 100,000 x 1,000 bp; Basset 3,000
+    python scripts/bench_score.py --n 20000 --n-basset 1000
+
+The forward-only rates are timed on the first ``--sample`` sequences (Basset: ``--sample-basset``).
 """
 
 from __future__ import annotations
@@ -135,7 +137,7 @@ def tangermeme_rate(model: nn.Module, seqs: list[str]) -> float:
     return len(seqs) / (time.perf_counter() - start)
 
 
-def bench_model(label: str, name: str, kwargs: dict, n: int, workdir: Path) -> dict:
+def bench_model(label: str, name: str, kwargs: dict, n: int, n_sample: int, workdir: Path) -> dict:
     torch.manual_seed(0)
     meta = ModelMetadata(name, kwargs, tasks=[f"t{i}" for i in range(kwargs["n_tasks"])], task_type="binary",
                          input_length=kwargs.get("input_length"), rc_mode="none")
@@ -145,21 +147,23 @@ def bench_model(label: str, name: str, kwargs: dict, n: int, workdir: Path) -> d
     write_fasta(fasta, n)
     seqs = [s for _, s in read_fasta(fasta)]
     flops = dense_flops(model)
-    sample = seqs[: min(n, 20000)]
+    sample = seqs[: min(n, n_sample)]
     fwd = forward_rate(model, sample)
     table = scorer_rate(model, sample, fast=True)
     dense = scorer_rate(model, sample, fast=False)
     ours = seqcnn_rate(path, fasta, n, workdir / f"{name}.tsv")
     peer = tangermeme_rate(model, seqs)
     return {"model": label, "n": n, "params": sum(p.numel() for p in model.parameters()),
-            "mflop": flops / 1e6, "forward": fwd, "table": table, "dense": dense, "seqcnn": ours,
-            "tangermeme": peer}
+            "sample": len(sample), "mflop": flops / 1e6, "forward": fwd, "table": table, "dense": dense,
+            "seqcnn": ours, "tangermeme": peer}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=100_000, help="sequences for the DeepBind-size model")
-    parser.add_argument("--n-basset", type=int, default=5_000, help="sequences for the Basset-size model")
+    parser.add_argument("--n-basset", type=int, default=3_000, help="sequences for the Basset-size model")
+    parser.add_argument("--sample", type=int, default=20_000, help="sequences for the forward-only rates")
+    parser.add_argument("--sample-basset", type=int, default=1_000, help="the same for the Basset-size model")
     args = parser.parse_args()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs")
     peak = matmul_gflops()
@@ -167,10 +171,11 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for label, (name, kwargs) in MODELS.items():
-            n = args.n if name == "deepbind" else args.n_basset
-            rows.append(bench_model(label, name, kwargs, n, Path(tmp)))
-    print("\nsequences/second (forward: plain model on float one-hot; scorer dense/table: Scorer.run on")
-    print("pre-encoded codes with the dense or the table first conv; score: seqcnn score end to end)")
+            n, sample = (args.n, args.sample) if name == "deepbind" else (args.n_basset, args.sample_basset)
+            rows.append(bench_model(label, name, kwargs, n, sample, Path(tmp)))
+    print("\nsequences/second (forward: plain model on float one-hot; dense/table: Scorer.run on pre-encoded")
+    print("codes with the dense or the table first conv; score: seqcnn score end to end)")
+    print(f"load average at the end: {os.getloadavg()}")
     header = (f"{'model':<14}{'n':>8}{'MFLOP/seq':>10}{'forward':>9}{'dense':>8}{'table':>8}{'score':>8}"
               f"{'vs fwd':>8}{'tangermeme':>11}{'vs tm':>7}{'fwd GFLOP/s':>12}{'score GFLOP/s':>14}")
     print(header)
