@@ -118,6 +118,7 @@ def test_motifs_command_writes_annotated_report(model_and_fasta):
     assert all(s.startswith("data:image/png;base64,") for s in sources)
     assert all(base64.b64decode(s.split(",", 1)[1])[:4] == b"\x89PNG" for s in sources)
     assert "<link" not in html and "src=\"http" not in html
+    assert html.count('alt="mutation map of') == 1  # --examples 1
 
 
 def test_attribution_seqlet_motifs(model_and_fasta, tmp_path):

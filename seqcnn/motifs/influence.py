@@ -14,7 +14,7 @@ from seqcnn.motifs.sites import first_layer, one_hot_batches
 from seqcnn.progress import progress_bar
 
 
-def _prediction_scale(model: nn.Module, out: torch.Tensor | dict) -> torch.Tensor:
+def prediction_scale(model: nn.Module, out: torch.Tensor | dict) -> torch.Tensor:
     """Model output ``(N, T)`` on the scale users read: probabilities for binary and multiclass models
     (per ``model.metadata.task_type``, logits otherwise), the ``counts`` head of profile models."""
     if isinstance(out, dict):
@@ -79,13 +79,13 @@ def filter_influence(
 def _batch_drop(model: nn.Module, x: torch.Tensor, n_filters: int, group: int,
                 mask_box: list[torch.Tensor | None]) -> torch.Tensor:
     """Summed prediction drops ``(F, T)`` over the batch ``x`` ``(B, 4, L)``, ``group`` filters per pass."""
-    base = _prediction_scale(model, model(x))  # (B, T)
+    base = prediction_scale(model, model(x))  # (B, T)
     drops = []
     for start in range(0, n_filters, group):
         filters = torch.arange(start, min(start + group, n_filters), device=x.device)
         mask = torch.ones(len(filters), 1, n_filters, 1, device=x.device)
         mask[torch.arange(len(filters)), 0, filters] = 0.0
         mask_box[0] = mask.expand(-1, len(x), -1, -1).reshape(-1, n_filters, 1)
-        out = _prediction_scale(model, model(x.repeat(len(filters), 1, 1)))  # (G*B, T)
+        out = prediction_scale(model, model(x.repeat(len(filters), 1, 1)))  # (G*B, T)
         drops.append((base.repeat(len(filters), 1) - out).view(len(filters), len(x), -1).sum(dim=1))
     return torch.cat(drops)

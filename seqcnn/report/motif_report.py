@@ -26,6 +26,7 @@ from seqcnn.motifs.pwm import consensus, information_content, reverse_complement
 from seqcnn.progress import progress_bar
 from seqcnn.report.html import attribution_section, render_motif_report
 from seqcnn.report.logos import logo_png
+from seqcnn.seq.encode import one_hot
 from seqcnn.seq.meme import Motif, write_meme
 
 Q_THRESHOLD = 0.05
@@ -128,18 +129,47 @@ def match_logos(matches: pd.DataFrame, targets: Sequence[Motif]) -> dict[str, by
     return logos
 
 
+@torch.no_grad()
+def _top_records(model: nn.Module, records: Sequence[tuple[str, str]], n: int, *, pool: int = 500,
+                 batch_size: int, device: torch.device | str | None) -> list[tuple[str, str, int, float]]:
+    """The ``n`` records (of a seeded random ``pool``) with the highest score of any task:
+    ``(id, seq, task, score)``, scores as ``filter_influence`` reads them."""
+    from seqcnn.device import resolve_device
+    from seqcnn.motifs.influence import prediction_scale
+
+    rng = np.random.default_rng(0)
+    chosen = sorted(rng.choice(len(records), min(pool, len(records)), replace=False))
+    dev = resolve_device(device)
+    model.to(dev).eval()
+    scores = []
+    for start in range(0, len(chosen), batch_size):
+        batch = [records[i][1] for i in chosen[start:start + batch_size]]
+        scores.append(prediction_scale(model, model(torch.from_numpy(one_hot(batch)).to(dev))).cpu().numpy())
+    best = np.concatenate(scores)
+    order = np.argsort(-best.max(axis=1), kind="stable")[:n]
+    return [(records[chosen[i]][0], records[chosen[i]][1], int(best[i].argmax()), float(best[i].max()))
+            for i in order]
+
+
 def example_maps(model: nn.Module, records: Sequence[tuple[str, str]], n: int, *, batch_size: int,
                  device: torch.device | str | None) -> tuple[list[tuple[str, bytes]], str | None]:
-    """Mutation maps (ISM) of the ``n`` records the model scores highest, as PNGs; with a note when
-    they cannot be made (no interpret/report.maps modules, or ``n`` is 0)."""
+    """DeepBind-style mutation maps (``seqcnn.interpret.ism`` + ``seqcnn.report.maps``) of the ``n``
+    records scored highest, for their top task, as PNGs; a note instead when there are none."""
     if n <= 0:
-        return [], "no example sequences requested"
-    try:
-        from seqcnn.interpret.ism import ism  # noqa: F401
-        from seqcnn.report import maps  # noqa: F401
-    except ImportError:
-        return [], "mutation maps need seqcnn.interpret.ism and seqcnn.report.maps (not installed)"
-    return [], "mutation maps: not wired yet"
+        return [], "no example sequences requested (--examples 0)"
+    from seqcnn.interpret.ism import ism
+    from seqcnn.report.maps import mutation_map_figure
+
+    tasks = list(getattr(getattr(model, "metadata", None), "tasks", None) or [])
+    pngs = []
+    for rec_id, seq, task, score in _top_records(model, records, n, batch_size=batch_size, device=device):
+        delta = ism(model, [seq], target=task, batch_size=batch_size, device=device).delta[0, :, :, 0]
+        name = tasks[task] if task < len(tasks) else f"task{task}"
+        fig = mutation_map_figure(delta, seq, title=f"{rec_id}: {name} (score {score:.3g})")
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=100)
+        pngs.append((f"{rec_id} ({name})", buffer.getvalue()))
+    return pngs, None
 
 
 def attribution_motifs(
