@@ -288,3 +288,50 @@ def test_cli_bad_key_is_one_line(tmp_path: Path) -> None:
     assert proc.stderr.strip().splitlines() == [
         f"seqcnn: error: {config}: unknown key 'train.lrr' (did you mean 'train.lr'?)"
     ]
+
+
+@pytest.fixture(scope="module")
+def sim_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from seqcnn.seq.simulate import simulate_dataset
+
+    folder = tmp_path_factory.mktemp("sim") / "sim"
+    simulate_dataset(folder, n_sequences=300, length=100, max_instances=2, seed=0)
+    return folder
+
+
+def test_sequence_training_and_evaluate(sim_dir: Path, tmp_path: Path) -> None:
+    from seqcnn.cli import cli
+
+    cfg = config_from_dict(
+        {
+            "data": {
+                "kind": "simulate",
+                "path": str(sim_dir),
+                "batch_size": 32,
+                "augment": {"rc": True, "shift": 2},
+            },
+            "model": {"name": "koo_cnn", "kwargs": {"filters": [8, 8], "hidden": 16}, "rc_mode": "mean"},
+            "train": {"epochs": 2, "pos_weight": "auto", "scheduler": "onecycle", "grad_clip": 1.0},
+            "output": {"plots": False},
+        }
+    )
+    result = fit(cfg, out_dir=tmp_path / "koo")
+    meta = read_metadata(result.model_path)
+    assert meta.tasks == pd.read_csv(sim_dir / "labels.tsv", sep="\t", index_col=0).columns.tolist()
+    assert meta.input_length == 100 and meta.rc_mode == "mean" and meta.training["loss"] == "bce"
+    assert meta.model_kwargs["n_tasks"] == 12 and meta.model_kwargs["input_length"] == 100
+    runner = CliRunner()
+    for name, data in (
+        ("folder", [str(sim_dir)]),
+        ("pair", [str(sim_dir / "test.fa"), str(sim_dir / "labels.tsv")]),
+    ):
+        out = tmp_path / name
+        run = runner.invoke(cli, ["evaluate", str(result.model_path), *data, "-o", str(out)])
+        assert run.exit_code == 0, run.output
+        table = pd.read_csv(out / "metrics.tsv", sep="\t", index_col=0)
+        assert table.loc["macro", "auroc"] == pytest.approx(result.test_metrics["auroc"], abs=1e-5)
+        assert table.loc["macro", "n"] == 60
+    run = runner.invoke(
+        cli, ["evaluate", str(result.model_path), str(sim_dir / "test.fa"), "-o", str(tmp_path / "x")]
+    )
+    assert isinstance(run.exception, InputError)
