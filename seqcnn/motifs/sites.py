@@ -147,7 +147,7 @@ def activating_sites(
 ) -> SiteMotifs:
     """Count the bases of every window whose activation exceeds ``fraction`` of the filter's maximum
     over ``seqs``; the windows are aligned at the filter's start. Two passes (maximum, then counts),
-    each a batched convolution plus one ``einsum`` over unfolded windows, so memory stays flat."""
+    each a batched convolution plus one matrix product over unfolded windows, so memory stays flat."""
     from seqcnn.device import resolve_device
 
     if not 0.0 <= fraction < 1.0:
@@ -169,9 +169,12 @@ def activating_sites(
     counts = torch.zeros(layer.n_filters, 4, k, device=dev, dtype=torch.float64)
     nsites = torch.zeros(layer.n_filters, device=dev, dtype=torch.float64)
     for x in batches("activating sites"):
-        mask = (layer(x) > threshold).to(torch.float64)  # (B, F, L')
-        windows = x.unfold(2, layer.span, 1)[..., ::d].to(torch.float64)  # (B, 4, L', K)
-        counts += torch.einsum("bfl,bclk->fck", mask, windows)
-        nsites += mask.sum(dim=(0, 2))
+        mask = (layer(x) > threshold).to(x.dtype)  # (B, F, L')
+        windows = x.unfold(2, layer.span, 1)[..., ::d]  # (B, 4, L', K)
+        # one GEMM (F, B*L') @ (B*L', 4*K); float32 sums of at most B*L' ones are exact
+        flat_mask = mask.permute(1, 0, 2).reshape(layer.n_filters, -1)
+        flat_windows = windows.permute(0, 2, 1, 3).reshape(-1, 4 * k)
+        counts += (flat_mask @ flat_windows).view(layer.n_filters, 4, k).to(torch.float64)
+        nsites += mask.sum(dim=(0, 2)).to(torch.float64)
     return SiteMotifs(counts.permute(0, 2, 1).cpu().numpy(), nsites.cpu().numpy().astype(np.int64),
                       max_act.cpu().numpy())
