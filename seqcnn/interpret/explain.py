@@ -11,6 +11,7 @@ occlusion map itself.
 from __future__ import annotations
 
 import os
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,11 +62,7 @@ def read_inputs(path: str | os.PathLike, model: torch.nn.Module) -> tuple[list[s
         image = read_image(name, channels=channels if channels in (1, 3) else None, size=size)
         return [Path(name).stem], image.numpy()[None], "image"
     if suffix == ".npz":
-        with np.load(name, allow_pickle=False) as npz:
-            if "x" not in npz.files:
-                raise InputError(f"npz lacks array x (found: {', '.join(npz.files) or 'none'})", file=name)
-            x = np.asarray(npz["x"])
-            ids = [str(i) for i in npz["ids"]] if "ids" in npz.files else [str(i) for i in range(len(x))]
+        x, ids = _read_npz(name)
         if x.dtype == np.uint8:
             x = x / 255.0
         if x.ndim == 3 and _dims(model) == 2:
@@ -82,6 +79,21 @@ def read_inputs(path: str | os.PathLike, model: torch.nn.Module) -> tuple[list[s
         raise InputError("no FASTA records", file=name)
     ids = [r[0] for r in records]
     return ids, one_hot([r[1] for r in records], ids=ids, file=name), "sequence"
+
+
+def _read_npz(name: str) -> tuple[np.ndarray, list[str]]:
+    """Array ``x`` (and ``ids`` when present) of a .npz, never unpickled; InputError naming the file."""
+    try:
+        with np.load(name, allow_pickle=False) as npz:
+            if "x" not in npz.files:
+                raise InputError(f"npz lacks array x (found: {', '.join(npz.files) or 'none'})", file=name)
+            x = np.asarray(npz["x"])
+            ids = [str(i) for i in npz["ids"]] if "ids" in npz.files else [str(i) for i in range(len(x))]
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        raise InputError(f"not a readable .npz ({type(exc).__name__}: {exc})", file=name) from exc
+    if not np.issubdtype(x.dtype, np.number) or x.ndim == 0:
+        raise InputError(f"x must be a numeric array, got {x.dtype} of shape {x.shape}", file=name)
+    return x, ids
 
 
 def _dims(model: torch.nn.Module) -> int:
