@@ -187,3 +187,22 @@ def test_real_report_opens_in_headless_chromium(model_and_fasta, tmp_path):
     assert images == "images=true" and int(n.split("=")[1]) >= 7
     sites = [int(v) for v in order.removeprefix("order=").split(",")]
     assert sites == sorted(sites, reverse=True) and len(sites) == 4
+
+
+@pytest.mark.parametrize("name", ["basset", "bpnet", "deepbind", "deepsea", "koo_cnn", "wavenet"])
+def test_every_1d_model_gives_filter_motifs_and_a_mutation_map(name):
+    from seqcnn.motifs.extract import extract_filter_motifs
+    from seqcnn.report.motif_report import example_maps
+
+    spec = get_spec(name)
+    torch.manual_seed(0)
+    model = build_model(name, **spec.small).eval()
+    length = spec.small.get("input_length") or 64
+    rng = np.random.default_rng(0)
+    records = [(f"s{i}", "".join(rng.choice(list("ACGT"), length))) for i in range(12)]
+    motifs = extract_filter_motifs(model, [s for _, s in records], device="cpu")
+    conv = next(m for m in model.modules() if isinstance(m, torch.nn.Conv1d))
+    assert len(motifs) == conv.out_channels and motifs[0].pwm.shape == (conv.kernel_size[0], 4)
+    assert all(m.influence.size >= 1 and np.isfinite(m.influence).all() for m in motifs)
+    maps, note = example_maps(model, records, 1, batch_size=64, device="cpu")
+    assert note is None and len(maps) == 1 and maps[0][1][:4] == b"\x89PNG"

@@ -161,6 +161,13 @@ def example_maps(model: nn.Module, records: Sequence[tuple[str, str]], n: int, *
     from seqcnn.report.maps import mutation_map_figure
 
     tasks = list(getattr(getattr(model, "metadata", None), "tasks", None) or [])
+    probe = torch.zeros(1, 4, len(records[0][1]), device=next(model.parameters()).device)
+    with torch.no_grad():
+        is_profile = isinstance(model(probe), dict)
+    if is_profile:  # a profile model (BPNet): maps of its counts head
+        from seqcnn.models.bpnet import BPNetScalar
+
+        model = BPNetScalar(model, output="counts").eval()
     pngs = []
     for rec_id, seq, task, score in _top_records(model, records, n, batch_size=batch_size, device=device):
         delta = ism(model, [seq], target=task, batch_size=batch_size, device=device).delta[0, :, :, 0]
