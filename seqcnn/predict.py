@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import os
-import time
 import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -45,6 +44,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 RC_MODES = ("mean", "max", "none")
+WIDE_FIRST_LAYER = 64  # filters from which the table conv is used by default
 Scored = tuple[Chunk, np.ndarray]  # a chunk of keys and its scores (n, T)
 _PROBE_TOLERANCE = 1e-4
 
@@ -72,9 +72,10 @@ class Scorer:
     the strands are combined after the transform.
 
     ``fast``: compute the first conv by table lookups (``seqcnn.predict_fast``, CPU only): ``True``
-    whenever the model allows it, ``False`` never, ``None`` (default) when a timing probe at start-up
-    finds it faster than the dense conv on this machine (it is for wide first layers such as
-    Basset's 300 filters, not for DeepBind's 16, where oneDNN's conv is already memory-bound).
+    whenever the model allows it, ``False`` never, ``None`` (default) for first layers of at least
+    ``WIDE_FIRST_LAYER`` filters. Measured (docs/benchmarks/score.md): ~2.3x faster than oneDNN's
+    conv for Basset's 300 filters, slower for DeepBind's 16, where the dense conv is memory-bound.
+    A fixed rule rather than a timing probe, so that the same input always gives the same scores.
     """
 
     def __init__(self, model: nn.Module, *, device: str | torch.device | None = None,
@@ -91,20 +92,22 @@ class Scorer:
         self.input_length: int | None = length
         self.minimum = int(getattr(model, "receptive_field", 1) or 1)
         self.tasks: list[str] = list(meta.tasks) if meta is not None and meta.tasks else []
-        self.table: TableConv1d | None = None if fast is False else self._install_table(timed=fast is None)
+        self.table: TableConv1d | None = None if fast is False else self._install_table(auto=fast is None)
 
     # -- fast path ---------------------------------------------------------------------------
-    def _install_table(self, timed: bool) -> TableConv1d | None:
+    def _install_table(self, auto: bool) -> TableConv1d | None:
         """Swap the first Conv1d for its table version, keeping it only if a probe batch agrees
-        (and, when ``timed``, only if it is faster than the conv it replaces)."""
+        (and, when ``auto``, only for first layers of at least WIDE_FIRST_LAYER filters)."""
         found = next(((n, m) for n, m in self.model.named_modules() if isinstance(m, nn.Conv1d)), None)
         if found is None or not TableConv1d.supports(found[1]) or self.device.type != "cpu":
             return None
         name, conv = found
+        if auto and conv.out_channels < WIDE_FIRST_LAYER:
+            return None
         table = TableConv1d(conv)
         _set_submodule(self.model, name, table)
         self.table = table
-        if self._probe_agrees() and (not timed or _table_is_faster(table, self.input_length or 1000)):
+        if self._probe_agrees():
             return table
         _set_submodule(self.model, name, conv)
         return None
@@ -189,27 +192,6 @@ class Scorer:
         return LengthPolicy(self.input_length, self.minimum)
 
 
-def _table_is_faster(table: TableConv1d, length: int, n: int = 32) -> bool:
-    """Time the table conv against the dense conv on ``n`` random sequences (best of 3 each)."""
-    codes = np.random.default_rng(0).integers(0, 4, size=(n, length), dtype=np.uint8)
-    x = torch.from_numpy(codes_to_onehot(codes))
-    token = torch.zeros(()).expand(x.shape)
-
-    def fast() -> None:
-        table.arm(token, codes)
-        table(token)
-        table.disarm()
-
-    times = {"fast": [], "dense": []}
-    with torch.inference_mode():
-        for _ in range(3):
-            for kind, run in (("fast", fast), ("dense", lambda: table.conv(x))):
-                start = time.perf_counter()
-                run()
-                times[kind].append(time.perf_counter() - start)
-    return min(times["fast"]) < min(times["dense"])
-
-
 def _set_submodule(root: nn.Module, name: str, module: nn.Module) -> None:
     parent_name, _, attr = name.rpartition(".")
     setattr(root.get_submodule(parent_name) if parent_name else root, attr, module)
@@ -238,6 +220,8 @@ def iter_scores(scorer: Scorer, chunks: Iterable[Chunk], *, progress: bool = Fal
     bar = progress_bar(enabled=progress, desc=desc, unit="seq")
     try:
         for chunk in background(chunks):
+            if not chunk.keys:  # every record of the chunk was skipped
+                continue
             parts = [(idx, scorer.run(prep)) for idx, prep in chunk.groups]
             n_tasks = parts[0][1].shape[1] if parts else 0
             scores = np.empty((len(chunk.keys), n_tasks), dtype=np.float32)

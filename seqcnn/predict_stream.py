@@ -149,34 +149,46 @@ def record_chunks(
     chunk_batches: int = 4,
 ) -> Iterator[Chunk]:
     """Chunks of ``batch_size * chunk_batches`` records; equal lengths are batched together."""
-    pending: list[tuple[Any, str, np.ndarray]] = []
-    for rid, seq in records:
+    pending: list[tuple[Any, str]] = []
+    for record in records:
         stats.n_records += 1
-        codes = valid_codes(str(rid), seq, file, stats, skip_invalid)
-        if codes is None:
-            continue
-        fitted = policy.fit(seq, stats)
-        if fitted is not seq:
-            codes = encode_codes(fitted)
-        pending.append((rid, fitted if echo else "", codes))
+        pending.append(record)
         if len(pending) >= batch_size * chunk_batches:
-            yield _chunk(pending, prepare, batch_size, echo)
+            yield _chunk(pending, prepare, policy, stats, batch_size, file, skip_invalid, echo)
             pending = []
     if pending:
-        yield _chunk(pending, prepare, batch_size, echo)
+        yield _chunk(pending, prepare, policy, stats, batch_size, file, skip_invalid, echo)
 
 
-def _chunk(items: list[tuple[Any, str, np.ndarray]], prepare: Callable[[np.ndarray], Any],
-           batch_size: int, echo: bool) -> Chunk:
+def _encode_chunk(items: list[tuple[Any, str]], file: str | None, stats: ScoreStats,
+                  skip_invalid: bool) -> list[tuple[Any, str, np.ndarray]]:
+    """``(key, sequence, codes)`` of the valid records: one table lookup over the joined chunk,
+    a per-record look only when something in it is invalid or empty."""
+    lengths = np.fromiter((len(seq) for _, seq in items), dtype=np.int64, count=len(items))
+    joined = encode_codes("".join(seq for _, seq in items))
+    # fast path: every character was one byte, none invalid, no empty record
+    if len(joined) == lengths.sum() and lengths.min() > 0 and first_invalid(joined) is None:
+        ends = np.cumsum(lengths).tolist()
+        return [(k, seq, joined[e - len(seq) : e]) for (k, seq), e in zip(items, ends, strict=True)]
+    checked = ((k, seq, valid_codes(str(k), seq, file, stats, skip_invalid)) for k, seq in items)
+    return [(k, seq, codes) for k, seq, codes in checked if codes is not None]
+
+
+def _chunk(items: list[tuple[Any, str]], prepare: Callable[[np.ndarray], Any], policy: LengthPolicy,
+           stats: ScoreStats, batch_size: int, file: str | None, skip_invalid: bool, echo: bool) -> Chunk:
+    valid = []
+    for key, seq, codes in _encode_chunk(items, file, stats, skip_invalid):
+        fitted = policy.fit(seq, stats)
+        valid.append((key, fitted, codes if fitted is seq else encode_codes(fitted)))
     by_length: dict[int, list[int]] = {}
-    for i, (_, _, codes) in enumerate(items):
+    for i, (_, _, codes) in enumerate(valid):
         by_length.setdefault(len(codes), []).append(i)
     groups = []
     for rows in by_length.values():
         for start in range(0, len(rows), batch_size):
             idx = np.asarray(rows[start : start + batch_size])
-            groups.append((idx, prepare(np.stack([items[i][2] for i in idx]))))
-    return Chunk([k for k, _, _ in items], groups, [s for _, s, _ in items] if echo else None)
+            groups.append((idx, prepare(np.stack([valid[i][2] for i in idx]))))
+    return Chunk([k for k, _, _ in valid], groups, [s for _, s, _ in valid] if echo else None)
 
 
 def window_starts(length: int, window: int, step: int) -> np.ndarray:
