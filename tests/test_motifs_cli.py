@@ -16,6 +16,8 @@ from seqcnn.cli import cli, main
 from seqcnn.modelfile import ModelMetadata, save_model
 from seqcnn.models.registry import build_model, get_spec
 from seqcnn.motifs.pwm import consensus
+from seqcnn.motifs.sites import first_layer
+from seqcnn.seq.encode import one_hot
 from seqcnn.seq.fasta import write_fasta
 
 KWARGS = {"n_tasks": 2, "input_length": 60, "filters": (4, 8), "kernel_sizes": (11, 3), "hidden": 8,
@@ -206,3 +208,23 @@ def test_every_1d_model_gives_filter_motifs_and_a_mutation_map(name):
     assert all(m.influence.size >= 1 and np.isfinite(m.influence).all() for m in motifs)
     maps, note = example_maps(model, records, 1, batch_size=64, device="cpu")
     assert note is None and len(maps) == 1 and maps[0][1][:4] == b"\x89PNG"
+
+
+def test_mixed_lengths_for_a_model_without_fixed_length():
+    from seqcnn.motifs.extract import extract_filter_motifs
+    from seqcnn.report.motif_report import example_maps
+
+    torch.manual_seed(0)
+    model = build_model("wavenet", **get_spec("wavenet").small).eval()
+    assert getattr(model, "input_length", None) is None
+    rng = np.random.default_rng(1)
+    records = [(f"s{i}", "".join(rng.choice(list("ACGT"), 40 if i % 3 else 55))) for i in range(12)]
+    motifs = extract_filter_motifs(model, [s for _, s in records], device="cpu", influence=False)
+    layer = first_layer(model)
+    with torch.no_grad():  # reference: one sequence at a time, threshold from the global maximum
+        acts = [layer(torch.from_numpy(one_hot(s))[None])[0].numpy() for _, s in records]  # (F, L')
+    top = np.max([a.max(axis=1) for a in acts], axis=0)
+    expected = sum((a > 0.5 * top[:, None]).sum(axis=1) for a in acts)
+    assert [m.nsites for m in motifs] == [int(e) if t > 0 else 0 for e, t in zip(expected, top, strict=True)]
+    maps, note = example_maps(model, records, 2, batch_size=64, device="cpu")
+    assert note is None and len(maps) == 2

@@ -129,16 +129,24 @@ def match_logos(matches: pd.DataFrame, targets: Sequence[Motif]) -> dict[str, by
     return logos
 
 
+def _sample_equal_length(records: Sequence[tuple[str, str]], n: int) -> list[int]:
+    """Indices of at most ``n`` records (seeded random, in input order) of the most common length."""
+    lengths = np.array([len(seq) for _, seq in records])
+    values, counts = np.unique(lengths, return_counts=True)
+    pool = np.flatnonzero(lengths == values[np.argmax(counts)])
+    rng = np.random.default_rng(0)
+    return sorted(int(i) for i in rng.choice(pool, min(n, len(pool)), replace=False))
+
+
 @torch.no_grad()
 def _top_records(model: nn.Module, records: Sequence[tuple[str, str]], n: int, *, pool: int = 500,
                  batch_size: int, device: torch.device | str | None) -> list[tuple[str, str, int, float]]:
-    """The ``n`` records (of a seeded random ``pool``) with the highest score of any task:
+    """The ``n`` records (of a seeded random ``pool`` of equal length) with the highest score of any task:
     ``(id, seq, task, score)``, scores as ``filter_influence`` reads them."""
     from seqcnn.device import resolve_device
     from seqcnn.motifs.influence import prediction_scale
 
-    rng = np.random.default_rng(0)
-    chosen = sorted(rng.choice(len(records), min(pool, len(records)), replace=False))
+    chosen = _sample_equal_length(records, pool)
     dev = resolve_device(device)
     model.to(dev).eval()
     scores = []
@@ -161,7 +169,8 @@ def example_maps(model: nn.Module, records: Sequence[tuple[str, str]], n: int, *
     from seqcnn.report.maps import mutation_map_figure
 
     tasks = list(getattr(getattr(model, "metadata", None), "tasks", None) or [])
-    probe = torch.zeros(1, 4, len(records[0][1]), device=next(model.parameters()).device)
+    length = len(records[_sample_equal_length(records, 1)[0]][1])
+    probe = torch.zeros(1, 4, length, device=next(model.parameters()).device)
     with torch.no_grad():
         is_profile = isinstance(model(probe), dict)
     if is_profile:  # a profile model (BPNet): maps of its counts head
@@ -186,8 +195,7 @@ def attribution_motifs(
     """Seqlet motifs of the ISM maps of ``n`` records (a seeded random subset), annotated by TomTom."""
     from seqcnn.motifs.seqlets import ism_contributions, seqlet_motifs
 
-    rng = np.random.default_rng(0)
-    chosen = sorted(rng.choice(len(records), min(n, len(records)), replace=False))
+    chosen = _sample_equal_length(records, n)
     x, contributions = ism_contributions(model, [records[i][1] for i in chosen], batch_size=batch_size,
                                          device=device, progress=progress)
     clusters = seqlet_motifs(contributions, x)
