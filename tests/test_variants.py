@@ -113,3 +113,45 @@ def test_positions_past_the_chromosome_end_and_unknown_chromosomes() -> None:
         variant_windows(Variant("chr1", 26, "p", "A", "T"), GENOME, 5)
     with pytest.raises(InputError, match="unknown chromosome"):
         variant_windows(Variant("chrZ", 2, "z", "A", "T"), GENOME, 5)
+
+
+def _peak_vep(path: Path, genome: DictGenome) -> int:
+    import tracemalloc
+
+    import torch
+
+    from seqcnn.predict import Scorer
+    from seqcnn.predict_vep import score_variants
+
+    torch.manual_seed(0)
+    scorer = Scorer(torch.nn.Sequential(torch.nn.Conv1d(4, 3, 5), torch.nn.AdaptiveMaxPool1d(1),
+                                        torch.nn.Flatten()).eval())
+    tracemalloc.start()
+    for _cols in score_variants(scorer, read_vcf(path), genome, width=40, batch_size=32):
+        pass
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return peak
+
+
+def test_vep_streams_with_flat_memory(tmp_path) -> None:
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    genome = DictGenome({"chr1": "".join(rng.choice(list("ACGT"), size=5000))})
+    paths = []
+    for n in (200, 1000):  # the smaller one already fills the input queue (5 batches)
+        lines = [f"chr1\t{p}\tv{i}\t{genome.seqs['chr1'][p - 1]}\tA,T\t.\t.\t.\n"
+                 for i, p in enumerate(rng.integers(1, 5000, size=n))]
+        paths.append(_write(tmp_path, "".join(lines), f"v{n}.vcf"))
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # a tiny model: thread hand-offs would cost more than the work
+    try:
+        _peak_vep(paths[0], genome)  # warm-up
+        small, large = (min(_peak_vep(p, genome) for _ in range(2)) for p in paths)
+    finally:
+        torch.set_num_threads(threads)
+    # 1,600 more alleles: holding their windows (2 x 40 bases each) and rows would add ~0.6 MB
+    assert large - small < 200_000, (small, large)
