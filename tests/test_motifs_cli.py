@@ -127,13 +127,13 @@ def test_attribution_seqlet_motifs(model_and_fasta, tmp_path):
     model_path, fasta, _ = model_and_fasta
     out = tmp_path / "attribution"
     result = CliRunner().invoke(cli, ["motifs", str(model_path), str(fasta), "-o", str(out), "--quiet",
-                                      "--examples", "0", "--attribution-sequences", "200"])
+                                      "--examples", "0", "--attribution-sequences", "120"])
     assert result.exit_code == 0, result.output
     table = pd.read_csv(out / "attribution.tsv", sep="\t")
     names = {str(n).upper() for n in table.loc[table["match_q_value"] < 0.05, "match_name"]}
     assert any(n.startswith("GATA") for n in names), table
     assert any("CACGTG" in c for c in table["consensus"]), table
-    assert (table["seqlets"] >= 10).all() and table["seqlets"].sum() <= 200 * 5
+    assert (table["seqlets"] >= 10).all() and table["seqlets"].sum() <= 120 * 5
     assert 'id="attribution"' in (out / "report.html").read_text()
     assert (out / "logos" / "seqlet0.png").exists()
 
