@@ -316,7 +316,7 @@ def sim_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from seqcnn.seq.simulate import simulate_dataset
 
     folder = tmp_path_factory.mktemp("sim") / "sim"
-    simulate_dataset(folder, n_sequences=300, length=100, max_instances=2, seed=0)
+    simulate_dataset(folder, n_sequences=300, length=200, max_instances=2, seed=0)
     return folder
 
 
@@ -339,8 +339,8 @@ def test_sequence_training_and_evaluate(sim_dir: Path, tmp_path: Path) -> None:
     result = fit(cfg, out_dir=tmp_path / "koo")
     meta = read_metadata(result.model_path)
     assert meta.tasks == pd.read_csv(sim_dir / "labels.tsv", sep="\t", index_col=0).columns.tolist()
-    assert meta.input_length == 100 and meta.rc_mode == "mean" and meta.training["loss"] == "bce"
-    assert meta.model_kwargs["n_tasks"] == 12 and meta.model_kwargs["input_length"] == 100
+    assert meta.input_length == 200 and meta.rc_mode == "mean" and meta.training["loss"] == "bce"
+    assert meta.model_kwargs["n_tasks"] == 12 and meta.model_kwargs["input_length"] == 200
     runner = CliRunner()
     for name, data in (
         ("folder", [str(sim_dir)]),
@@ -356,3 +356,19 @@ def test_sequence_training_and_evaluate(sim_dir: Path, tmp_path: Path) -> None:
         cli, ["evaluate", str(result.model_path), str(sim_dir / "test.fa"), "-o", str(tmp_path / "x")]
     )
     assert isinstance(run.exception, InputError)
+
+
+CONFIGS = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.stem)
+def test_every_config_trains(path: Path, sim_dir: Path, tmp_path: Path) -> None:
+    """Each shipped config runs one short epoch (tiny data; sequence configs on a small simulated set)."""
+    overrides = {"train.epochs": "1", "data.limit": "64", "output.plots": "false"}
+    if load_config(path).data.kind == "simulate":
+        overrides["data.path"] = str(sim_dir)
+    if path.stem == "unet_shapes":
+        overrides["data.options.n"] = "96"
+    result = fit(load_config(path, overrides), out_dir=tmp_path / path.stem)
+    assert result.epochs_run == 1 and result.model_path.is_file()
