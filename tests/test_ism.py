@@ -12,6 +12,7 @@ from torch import nn
 
 from seqcnn.errors import ConfigError, InputError
 from seqcnn.interpret.ism import ISMFallbackWarning, ISMResult, importance, ism, mutation_map, naive_ism
+from seqcnn.interpret.ism_conv import Conv
 from seqcnn.interpret.ism_plan import plan
 from seqcnn.interpret.ism_trace import record
 from seqcnn.layers.conv import ChannelLayerNorm
@@ -101,6 +102,9 @@ ARCHITECTURES = {
     "layer_norm_materialized": lambda: nn.Sequential(
         nn.Conv1d(4, 6, 5, padding=2), ChannelLayerNorm(6), nn.ReLU(), nn.Conv1d(6, 3, 3), nn.Flatten(),
         nn.LazyLinear(2)),
+    "wide_kernels_by_transform": lambda: nn.Sequential(
+        nn.Conv1d(4, 6, 9, padding=4), nn.Tanh(), nn.Conv1d(6, 5, 11, padding=5), nn.ReLU(),
+        nn.Conv1d(5, 4, 7, dilation=2), nn.Flatten(), nn.LazyLinear(2)),
     "grouped_and_pointwise": lambda: nn.Sequential(
         nn.Conv1d(4, 8, 5), nn.LeakyReLU(0.1), nn.Conv1d(8, 8, 3, groups=4), nn.Conv1d(8, 4, 1), nn.SiLU(),
         nn.Flatten(), nn.LazyLinear(1)),
@@ -125,6 +129,14 @@ def test_plans_window_every_layer_of_the_zoo_models() -> None:
         the_plan = plan(record(model, x), 0, x.shape[-1])
         assert the_plan.materialized == [], name
         assert type(the_plan.steps[0]).__name__ in ("FirstConv", "Shift"), name
+
+
+def test_wide_later_kernels_take_the_transform_path() -> None:
+    model = ARCHITECTURES["wide_kernels_by_transform"]()
+    model(torch.zeros(1, 4, 37))
+    the_plan = plan(record(model.eval(), one_hot(1, 37).float()), 0, 37)
+    convs = [s for s in the_plan.steps if isinstance(s, Conv)]
+    assert [c.spectral is not None for c in convs] == [True, True]
 
 
 def test_span_is_a_slice_of_the_full_map() -> None:

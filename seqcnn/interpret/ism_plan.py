@@ -17,72 +17,23 @@ import numpy as np
 import torch
 
 from seqcnn.interpret import ism_steps as st
+from seqcnn.interpret.ism_conv import Conv, FirstConv
+from seqcnn.interpret.ism_ops import (
+    ADDITIVE,
+    BINARY,
+    DROPOUTS,
+    IDENTITIES,
+    UNARY,
+    bind,
+    bind_dropout_training,
+    broadcasts,
+    monotone,
+    one_value,
+    reduced_dims,
+    use_counts,
+)
 from seqcnn.interpret.ism_trace import Op, Ref, Trace, Unsupported, refs_of
 from seqcnn.interpret.ism_window import Geo, conv_geometry
-
-SIGNATURES: dict[str, tuple[tuple[str, Any], ...]] = {
-    "conv1d": (("input", None), ("weight", None), ("bias", None), ("stride", 1), ("padding", 0),
-               ("dilation", 1), ("groups", 1)),
-    "batch_norm": (("input", None), ("running_mean", None), ("running_var", None), ("weight", None),
-                   ("bias", None), ("training", False), ("momentum", 0.1), ("eps", 1e-5)),
-    "max_pool1d": (("input", None), ("kernel_size", None), ("stride", None), ("padding", 0),
-                   ("dilation", 1), ("ceil_mode", False), ("return_indices", False)),
-    "avg_pool1d": (("input", None), ("kernel_size", None), ("stride", None), ("padding", 0),
-                   ("ceil_mode", False), ("count_include_pad", True)),
-    "pad": (("input", None), ("pad", None), ("mode", "constant"), ("value", None)),
-    "linear": (("input", None), ("weight", None), ("bias", None)),
-    "flatten": (("input", None), ("start_dim", 0), ("end_dim", -1)),
-    "amax": (("input", None), ("dim", ()), ("keepdim", False)),
-    "mean": (("input", None), ("dim", None), ("keepdim", False)),
-    "sum": (("input", None), ("dim", None), ("keepdim", False)),
-    "chunk": (("input", None), ("chunks", None), ("dim", 0)),
-    "split": (("input", None), ("split_size", None), ("dim", 0)),
-    "cat": (("tensors", None), ("dim", 0)),
-    "dropout": (("input", None), ("p", 0.5), ("training", True), ("inplace", False)),
-    "adaptive_max_pool1d": (("input", None), ("output_size", None), ("return_indices", False)),
-    "adaptive_avg_pool1d": (("input", None), ("output_size", None)),
-}
-
-UNARY = {
-    "relu", "relu_", "sigmoid", "sigmoid_", "tanh", "tanh_", "exp", "exp_", "gelu", "elu", "elu_", "selu",
-    "celu", "silu", "mish", "softplus", "leaky_relu", "leaky_relu_", "hardtanh", "hardtanh_", "relu6",
-    "hardswish", "hardsigmoid", "softsign", "logsigmoid", "tanhshrink", "abs", "neg", "__neg__", "square",
-    "sqrt", "log", "log1p", "expm1", "sin", "cos", "erf", "clamp", "clamp_min", "clamp_max", "threshold",
-    "detach", "contiguous", "clone", "float", "double", "pow", "__pow__", "dropout1d", "alpha_dropout",
-    "feature_alpha_dropout", "dropout",
-}
-ADDITIVE = {"add", "add_", "__add__", "__radd__", "__iadd__", "sub", "sub_", "__sub__", "__isub__"}
-BINARY = ADDITIVE | {"mul", "mul_", "__mul__", "__rmul__", "__imul__", "div", "div_", "__truediv__",
-                     "__rtruediv__", "__itruediv__", "true_divide", "__rsub__", "rsub", "maximum", "minimum"}
-DROPOUTS = {"dropout", "dropout1d", "alpha_dropout", "feature_alpha_dropout"}
-IDENTITIES = DROPOUTS | {"detach", "contiguous", "clone"}
-
-
-def bind(op: Op) -> dict[str, Any]:
-    """Arguments of ``op`` by name (for the ops in SIGNATURES)."""
-    names = SIGNATURES[op.name]
-    out = {name: default for name, default in names}
-    for (name, _), value in zip(names, op.args, strict=False):
-        out[name] = value
-    aliases = {"dim": "dim", "split_size_or_sections": "split_size", "sections": "split_size"}
-    for key, value in op.kwargs.items():
-        out[aliases.get(key, key)] = value
-    return out
-
-
-def _one(value: Any) -> int:
-    if isinstance(value, (tuple, list)):
-        if len(value) != 1:
-            raise Unsupported(f"expected one value per axis, got {value!r}")
-        value = value[0]
-    return int(value)
-
-
-def _dims(dim: Any, ndim: int) -> set[int]:
-    if dim is None:
-        return set(range(ndim))
-    dims = dim if isinstance(dim, (tuple, list)) else (dim,)
-    return {d % ndim for d in dims}
 
 
 @dataclass
@@ -112,7 +63,9 @@ class Planner:
         self.geos: dict[int, Geo] = {0: Geo(x.shape[-1], 1, positions, 1, x.shape[1])}
         self.kind[0] = "input"
         self.steps: list[st.Step] = []
-        self.local_steps: set[int] = set()
+        self.local_steps: set[int] = set()  # id() of steps that read windowed values
+        self.producer: dict[int, st.Step] = {}  # value index -> the step that made it
+        self.uses = use_counts(trace)
         self.materialized: list[str] = []
         self.start = start
 
@@ -147,10 +100,13 @@ class Planner:
                 raise Unsupported("dropout in training mode")
             step = self.windowed(op)
             if step is not None:
-                self.local_steps.add(len(self.steps))
+                self.local_steps.add(id(step))
             else:
                 step = self.fallback(op)
             self.steps.append(step)
+            for r in refs_of(op.outputs):
+                self.producer[r.index] = step
+        self.steps = [s for s in self.steps if not getattr(s, "skipped", False)]
         return self.finish()
 
     def windowed(self, op: Op) -> st.Step | None:
@@ -182,8 +138,9 @@ class Planner:
         todo = [r.index for r in refs if self.positional(r)]
         if todo:
             self.materialized.append(op.name)
-            self.local_steps.add(len(self.steps))
-            self.steps.append(st.Materialize(op, todo[0], indices=todo))
+            step = st.Materialize(op, todo[0], indices=todo)
+            self.local_steps.add(id(step))
+            self.steps.append(step)
             for index in todo:
                 self.kind[index] = "dense"
         for r in refs_of(op.outputs):
@@ -195,8 +152,9 @@ class Planner:
         todo = [r.index for r in output_refs if self.positional(r)]
         if todo:
             dummy = Op(lambda: None, "output", (), {}, None, True)
-            self.local_steps.add(len(self.steps))
-            self.steps.append(st.Materialize(dummy, todo[0], indices=todo))
+            step = st.Materialize(dummy, todo[0], indices=todo)
+            self.local_steps.add(id(step))
+            self.steps.append(step)
             self.materialized.append("output")
         local = {i: g for i, g in self.geos.items() if i in self.kind}
         period = math.lcm(*(g.sigma for g in local.values()))
@@ -217,7 +175,8 @@ class Planner:
 
     def split(self) -> tuple[int, list[int]]:
         """Last windowed step + 1, and the dense values that later steps (or the output) read."""
-        boundary = max(self.local_steps) + 1 if self.local_steps else 0
+        local = [i for i, step in enumerate(self.steps) if id(step) in self.local_steps]
+        boundary = max(local) + 1 if local else 0
         last = self.steps[boundary - 1] if boundary else None
         if isinstance(last, st.FlatLinear):
             last.deferred = True
@@ -239,7 +198,7 @@ class Planner:
         if not isinstance(weight, Ref) or self.positional(weight) or self.positional(a["bias"]):
             return None
         w = self.value(weight)
-        stride, dilation = _one(a["stride"]), _one(a["dilation"])
+        stride, dilation = one_value(a["stride"]), one_value(a["dilation"])
         kernel = w.shape[-1]
         pad = a["padding"]
         if pad == "same":
@@ -247,7 +206,7 @@ class Planner:
         elif pad == "valid":
             pad_left = 0
         else:
-            pad_left = _one(pad)
+            pad_left = one_value(pad)
         x = a["input"]
         in_geo = self.geo_of(x)
         out_len = self.value(Ref(out)).shape[-1]
@@ -256,9 +215,9 @@ class Planner:
         self.geos[out] = geo
         self.kind[out] = geo
         if self.kind[x.index] == "input" and a["groups"] == 1:
-            return st.FirstConv(op, out, geo=geo, in_geo=in_geo, weight=w, stride=stride, dilation=dilation,
+            return FirstConv(op, out, geo=geo, in_geo=in_geo, weight=w, stride=stride, dilation=dilation,
                                 pad_left=pad_left)
-        return st.Conv(op, out, geo=geo, in_geo=in_geo, read_lo=read_lo, read_width=read_width, stride=stride,
+        return Conv(op, out, geo=geo, in_geo=in_geo, read_lo=read_lo, read_width=read_width, stride=stride,
                        dilation=dilation, groups=int(a["groups"]), op_weight=w)
 
     def rule_batch_norm(self, op: Op, out: int) -> st.Step | None:
@@ -272,23 +231,44 @@ class Planner:
         geo = self.new_geo(out, self.geo_of(a["input"]))
         return st.BatchNorm(op, out, geo=geo, scale=scale.view(-1, 1, 1, 1, 1))
 
+    def fuse_activation(self, source: Ref) -> tuple[Ref, Any]:
+        """For a max over ``source``: when ``source`` is a monotone activation (through aliases) used
+        only here, take the max of the activation's input and apply the activation afterwards, on
+        the pooled (smaller) tensor: ``max(f(x)) == f(max(x))`` for non-decreasing ``f``. Returns the
+        value to pool and the fused activation op (or None)."""
+        chain, index = [], source.index
+        while isinstance(self.producer.get(index), st.Alias) and self.uses.get(index, 0) == 1:
+            chain.append(self.producer[index])
+            index = refs_of(self.producer[index].op.args[0])[0].index
+        step = self.producer.get(index)
+        if not (isinstance(step, st.Unary) and not step.additive and self.uses.get(index, 0) == 1
+                and monotone(step.op)):
+            return source, None
+        for skipped in (*chain, step):
+            skipped.skipped = True  # type: ignore[attr-defined]
+        return refs_of(step.op.args[0])[0], step.op
+
     def _pool(self, op: Op, out: int, cls: type) -> st.Step | None:
         a = bind(op)
-        kernel = _one(a["kernel_size"])
-        stride = kernel if a["stride"] in (None, []) else _one(a["stride"])
-        dilation = _one(a.get("dilation", 1))
+        kernel = one_value(a["kernel_size"])
+        stride = kernel if a["stride"] in (None, []) else one_value(a["stride"])
+        dilation = one_value(a.get("dilation", 1))
         in_geo = self.geo_of(a["input"])
         out_len = self.value(Ref(out)).shape[-1]
-        pad_left = _one(a["padding"])
+        pad_left = one_value(a["padding"])
         if a["ceil_mode"] and cls is st.AvgPool:
             return None
         if cls is st.AvgPool and pad_left and not a["count_include_pad"]:
             return None
+        post = None
+        if cls is st.MaxPool and not a["return_indices"]:
+            source, post = self.fuse_activation(a["input"])
+            in_geo = self.geo_of(source)
         if out_len == 1 and pad_left == 0 and kernel >= in_geo.length:
             self.kind[out] = "dense"
             if cls is st.MaxPool:
                 in_geo.pad_value = -torch.inf
-                return st.GlobalMax(op, out, keepdim=True)
+                return st.GlobalMax(op, out, keepdim=True, source=source, post=post)
             return st.GlobalSum(op, out, mean=True, keepdim=True) if kernel == in_geo.length else None
         geo, read_lo, read_width = conv_geometry(in_geo, kernel, stride, dilation, pad_left, out_len,
                                                  in_geo.channels)
@@ -300,7 +280,7 @@ class Planner:
             in_geo.pad_value = -torch.inf
             in_geo.read(read_lo, read_width)
             return st.MaxPool(op, out, geo=geo, read_lo=read_lo, read_width=read_width, kernel=kernel,
-                              stride=stride, dilation=dilation)
+                              stride=stride, dilation=dilation, source=source, post=post)
         return st.AvgPool(op, out, geo=geo, read_lo=read_lo, read_width=read_width, kernel=kernel,
                           stride=stride)
 
@@ -312,29 +292,31 @@ class Planner:
 
     def rule_adaptive_max_pool1d(self, op: Op, out: int) -> st.Step | None:
         a = bind(op)
-        if _one(a["output_size"]) != 1 or a["return_indices"]:
+        if one_value(a["output_size"]) != 1 or a["return_indices"]:
             return None
-        self.geo_of(a["input"]).pad_value = -torch.inf
+        return self.global_max(op, out, a["input"], keepdim=True)
+
+    def global_max(self, op: Op, out: int, source: Ref, keepdim: bool) -> st.Step:
+        source, post = self.fuse_activation(source)
+        self.geo_of(source).pad_value = -torch.inf
         self.kind[out] = "dense"
-        return st.GlobalMax(op, out, keepdim=True)
+        return st.GlobalMax(op, out, keepdim=keepdim, source=source, post=post)
 
     def rule_adaptive_avg_pool1d(self, op: Op, out: int) -> st.Step | None:
-        if _one(bind(op)["output_size"]) != 1:
+        if one_value(bind(op)["output_size"]) != 1:
             return None
         self.kind[out] = "dense"
         return st.GlobalSum(op, out, mean=True, keepdim=True)
 
     def rule_amax(self, op: Op, out: int) -> st.Step | None:
         a = bind(op)
-        if _dims(a["dim"], 3) != {2}:
+        if reduced_dims(a["dim"], 3) != {2}:
             return None
-        self.geo_of(a["input"]).pad_value = -torch.inf
-        self.kind[out] = "dense"
-        return st.GlobalMax(op, out, keepdim=bool(a["keepdim"]))
+        return self.global_max(op, out, a["input"], keepdim=bool(a["keepdim"]))
 
     def _sum(self, op: Op, out: int, mean: bool) -> st.Step | None:
         a = bind(op)
-        if _dims(a["dim"], 3) != {2} or op.kwargs.get("dtype") is not None:
+        if reduced_dims(a["dim"], 3) != {2} or op.kwargs.get("dtype") is not None:
             return None
         self.kind[out] = "dense"
         return st.GlobalSum(op, out, mean=mean, keepdim=bool(a["keepdim"]))
@@ -439,7 +421,7 @@ class Planner:
         tensors = [a for a in op.args if isinstance(a, Ref)]
         positional = [t for t in tensors if self.positional(t)]
         for t in tensors:
-            if not self.positional(t) and not _broadcasts(self.value(t)):
+            if not self.positional(t) and not broadcasts(self.value(t)):
                 return None
         if len(positional) == 1:
             in_geo = self.geo_of(positional[0])
@@ -472,22 +454,6 @@ class Planner:
         self.kind[out] = "dense"
         weight = self.value(a["weight"])
         return st.FlatLinear(op, out, geo=geo, weight=weight)
-
-
-def _broadcasts(t: torch.Tensor) -> bool:
-    """A constant that broadcasts over (n, m, B, C, w) as it did over (N, C, L): no length extent."""
-    if t.dim() == 0:
-        return True
-    if t.dim() > 3 or t.shape[-1] != 1:
-        return False
-    return t.dim() < 3 or t.shape[0] == 1
-
-
-def bind_dropout_training(op: Op) -> bool:
-    """True when a dropout op ran in training mode."""
-    if op.name == "dropout":
-        return bool(bind(op)["training"])
-    return bool(op.kwargs.get("training", op.args[2] if len(op.args) > 2 else False))
 
 
 def plan(trace: Trace, start: int, end: int) -> Plan:

@@ -120,105 +120,6 @@ class Step:
 
 
 @dataclass
-class FirstConv(Step):
-    """First convolution on the one-hot input: change by table look-up."""
-
-    geo: Geo = None  # type: ignore[assignment]
-    in_geo: Geo = None  # type: ignore[assignment]
-    weight: torch.Tensor = None  # type: ignore[assignment]  # (C, A, K)
-    stride: int = 1
-    dilation: int = 1
-    pad_left: int = 0
-    tables: list[torch.Tensor] = field(default_factory=list)  # per residue: (A, C, w)
-    diffs: list[torch.Tensor] = field(default_factory=list)  # per residue: (C, A * A, w) [old, new]
-
-    def prepare(self, period: int, start: int) -> None:
-        channels, n_bases, kernel = self.weight.shape
-        padded = torch.cat([self.weight, self.weight.new_zeros(channels, n_bases, 1)], -1)
-        self.tables, self.diffs = [], []
-        for r in range(min(period, len(self.geo.lo))):
-            cols = self.geo.lo[r] + np.arange(self.geo.width)
-            tap = self.in_geo.lo[r] + self.pad_left - cols * self.stride
-            k = np.where((tap % self.dilation == 0) & (tap >= 0) & (tap < kernel * self.dilation),
-                         tap // self.dilation, kernel)
-            table = padded[:, :, torch.from_numpy(k).to(padded.device)].permute(1, 0, 2).contiguous()
-            self.tables.append(table)  # (A, C, w)
-            diff = table[None, :] - table[:, None]  # (old, new, C, w)
-            self.diffs.append(diff.flatten(0, 1).permute(1, 0, 2).contiguous())
-
-    def run(self, ctx: BlockContext, env: dict[int, Any]) -> None:
-        r = ctx.residue
-        n_bases = self.weight.shape[1]
-        shape = (-1, ctx.n1 - ctx.n0, ctx.m, ctx.n_subs, self.geo.width)
-        if ctx.n_subs < n_bases:  # every column one-hot: one gather of [old, new] differences
-            index = (ctx.base[:, :, None] * n_bases + ctx.alt).reshape(-1)
-            delta = self.diffs[r].index_select(1, index).view(shape)
-        else:  # soft columns: new - x_p . W
-            table = self.tables[r]
-            old = torch.einsum("nam,acw->cnmw", ctx.x, table)
-            new = table.index_select(0, ctx.alt.reshape(-1)).view(*ctx.alt.shape, *table.shape[1:])
-            delta = new.permute(3, 0, 1, 2, 4) - old[:, :, :, None]
-        env[self.out] = ctx.clean(Local(self.geo, self.out, delta=delta))
-
-
-@dataclass
-class Conv(Step):
-    """A later convolution: the change over the input window, convolved (no bias).
-
-    Stride 1, no groups: one matrix product ``(K * C_out, C_in) @ (C_in, rows * w)`` and K shifted
-    adds (col2im), which costs ``K * C_out * C_in * w`` per substitution instead of the
-    ``K * C_out * C_in * (w + K - 1)`` of a padded convolution.
-    """
-
-    geo: Geo = None  # type: ignore[assignment]
-    in_geo: Geo = None  # type: ignore[assignment]
-    read_lo: np.ndarray = None  # type: ignore[assignment]
-    read_width: int = 0
-    stride: int = 1
-    dilation: int = 1
-    groups: int = 1
-    stacked: torch.Tensor | None = None  # (K * C_out, C_in)
-
-    def prepare(self, period: int, start: int) -> None:
-        if self.stride == 1 and self.groups == 1:
-            weight = self.op_weight
-            self.stacked = weight.permute(2, 0, 1).reshape(-1, weight.shape[1]).contiguous()
-
-    op_weight: torch.Tensor = None  # type: ignore[assignment]
-
-    def run(self, ctx: BlockContext, env: dict[int, Any]) -> None:
-        x = as_local(ctx, resolve(ctx, env, self.op.args[0]))
-        left = int(x.geo.lo[ctx.first] - self.read_lo[ctx.first])
-        delta = x.delta(ctx)
-        if self.stacked is not None:
-            out = self.col2im(delta, left)
-        else:
-            rows = delta.movedim(0, 3).reshape(ctx.batch, delta.shape[0], delta.shape[-1])
-            out = F.conv1d(shift(rows, left, self.read_width), self.op_weight, None, self.stride, 0,
-                           self.dilation, self.groups)
-            out = out.view(ctx.n1 - ctx.n0, ctx.m, ctx.n_subs, *out.shape[1:]).movedim(3, 0)
-        env[self.out] = ctx.clean(Local(self.geo, self.out, delta=out))
-
-    def col2im(self, delta: torch.Tensor, left: int) -> torch.Tensor:
-        """Full convolution of the change by GEMM, then cropped to the output window."""
-        c_in, n, m, b, w = delta.shape
-        kernel = self.op_weight.shape[-1]
-        c_out = self.op_weight.shape[0]
-        z = (self.stacked @ delta.reshape(c_in, -1)).view(kernel, c_out, n, m, b, w)
-        span = (kernel - 1) * self.dilation
-        full = z.new_zeros(c_out, n, m, b, w + span)
-        for k in range(kernel):
-            at = span - k * self.dilation
-            full[..., at: at + w] += z[k]
-        # full[j] is output read_start + j - (span - left)... crop to the output window
-        begin = span - left
-        width = self.geo.width
-        if begin >= 0 and begin + width <= w + span:
-            return full[..., begin: begin + width]
-        return shift(full, -begin, width)
-
-
-@dataclass
 class BatchNorm(Step):
     """Batch norm in eval mode: the change is scaled per channel (lazily, fused into the next add)."""
 
@@ -291,9 +192,36 @@ class Binary(Step):
         env[self.out] = ctx.clean(Local(self.geo, self.out, value=value))
 
 
+def apply_post(post: Op | None, ctx: BlockContext, env: dict[int, Any], value: torch.Tensor) -> torch.Tensor:
+    """Apply a monotone activation fused after a max (in place on the fresh pooled tensor)."""
+    if post is None:
+        return value
+    if post.name in ("relu", "relu_"):
+        return value.clamp_min_(0)
+    args = [to_channels_first(a) for a in resolve(ctx, env, post.args[1:])]
+    kwargs = {k: v for k, v in resolve(ctx, env, post.kwargs).items() if k != "inplace"}
+    return post.func(value, *args, **kwargs)
+
+
+def read_values(ctx: BlockContext, x: Local, read0: int, width: int) -> torch.Tensor:
+    """(C, n, m, B, width) mutated values of ``x`` over ``[read0, read0 + width)`` (reference outside
+    its window)."""
+    ref = ctx.view(x.index, x.geo, read0, width)
+    left = int(x.geo.lo[ctx.first]) - read0
+    right = width - left - x.geo.width
+    if x._value is not None and left >= 0 and right >= 0:
+        parts = [ref[..., :left].expand(-1, -1, -1, ctx.n_subs, -1), x._value,
+                 ref[..., width - right:].expand(-1, -1, -1, ctx.n_subs, -1)]
+        return torch.cat([p for p in parts if p.shape[-1]], dim=-1)
+    if x._delta is not None and x._scale is not None:
+        return torch.addcmul(ref, shift(x._delta, left, width), x._scale)
+    return ref + shift(x.delta(ctx), left, width)
+
+
 @dataclass
 class MaxPool(Step):
-    """Max pooling over the mutated values of the (aligned) input read range."""
+    """Max pooling over the mutated values of the (aligned) input read range; a monotone activation
+    before the pool is applied after it instead (``post``), on the smaller tensor."""
 
     geo: Geo = None  # type: ignore[assignment]
     read_lo: np.ndarray = None  # type: ignore[assignment]
@@ -301,19 +229,18 @@ class MaxPool(Step):
     kernel: int = 1
     stride: int = 1
     dilation: int = 1
+    source: Ref | None = None  # the value pooled (the fused activation's input)
+    post: Op | None = None
 
     def run(self, ctx: BlockContext, env: dict[int, Any]) -> None:
-        x = as_local(ctx, resolve(ctx, env, self.op.args[0]))
-        read0 = int(self.read_lo[ctx.first])
-        ref = ctx.view(x.index, x.geo, read0, self.read_width)
-        left = int(x.geo.lo[ctx.first]) - read0
-        if x._value is not None and left >= 0 and left + x.geo.width <= self.read_width:
-            values = ref.expand(-1, -1, -1, ctx.n_subs, -1).clone()  # reference, then the window
-            values[..., left: left + x.geo.width] = x._value
+        x = as_local(ctx, resolve(ctx, env, self.source or self.op.args[0]))
+        values = read_values(ctx, x, int(self.read_lo[ctx.first]), self.read_width)
+        if self.kernel == self.stride and self.dilation == 1 and self.read_width % self.kernel == 0:
+            out = values.view(*values.shape[:-1], -1, self.kernel).amax(-1)
         else:
-            values = ref + shift(x.delta(ctx), left, self.read_width)
-        out = F.max_pool1d(blocks(values, ctx), self.kernel, self.stride, 0, self.dilation)
-        env[self.out] = ctx.clean(Local(self.geo, self.out, value=unblocks(out, ctx)))
+            out = unblocks(F.max_pool1d(blocks(values, ctx), self.kernel, self.stride, 0, self.dilation), ctx)
+        out = apply_post(self.post, ctx, env, out)
+        env[self.out] = ctx.clean(Local(self.geo, self.out, value=out))
 
 
 @dataclass
@@ -450,12 +377,15 @@ class FlatLinear(Step):
 
 @dataclass
 class GlobalMax(Step):
-    """Max over all positions: running maxima of the reference outside the window, values inside."""
+    """Max over all positions: running maxima of the reference outside the window, values inside
+    (a fused monotone activation applied to the (M, C) result)."""
 
     keepdim: bool = False
+    source: Ref | None = None
+    post: Op | None = None
 
     def run(self, ctx: BlockContext, env: dict[int, Any]) -> None:
-        x = as_local(ctx, resolve(ctx, env, self.op.args[0]))
+        x = as_local(ctx, resolve(ctx, env, self.source or self.op.args[0]))
         geo = x.geo
         prefix, suffix = ctx.state.running_max(x.index)
         lo = geo.lo[ctx.first] + np.arange(ctx.m) * geo.step
@@ -469,7 +399,7 @@ class GlobalMax(Step):
             value = value.masked_fill(~valid, -torch.inf)
         inside = value.amax(-1)  # (C, n, m, B)
         out = torch.maximum(inside, outside.permute(1, 0, 2)[..., None])
-        out = out.permute(1, 2, 3, 0).reshape(ctx.batch, -1)
+        out = apply_post(self.post, ctx, env, out.permute(1, 2, 3, 0).reshape(ctx.batch, -1))
         env[self.out] = out[..., None] if self.keepdim else out
 
 
