@@ -29,7 +29,7 @@ import torch
 from seqcnn.config import load_config
 from seqcnn.train.loop import fit
 
-result = fit(load_config(sys.argv[1]), out_dir=sys.argv[2])
+result = fit(load_config(sys.argv[1]), out_dir=sys.argv[2], resume=len(sys.argv) > 4)
 rank = os.environ["RANK"]
 torch.save(result.model.state_dict(), os.path.join(sys.argv[3], f"rank{rank}.pt"))
 with open(os.path.join(sys.argv[3], f"rank{rank}.json"), "w") as handle:
@@ -37,6 +37,7 @@ with open(os.path.join(sys.argv[3], f"rank{rank}.json"), "w") as handle:
 """
 
 
+@pytest.mark.slow
 def test_two_cpu_ranks_identical_weights(tmp_path: Path) -> None:
     config, driver = tmp_path / "c.yaml", tmp_path / "driver.py"
     config.write_text(CONFIG)
@@ -67,6 +68,15 @@ def test_two_cpu_ranks_identical_weights(tmp_path: Path) -> None:
     assert pd.read_csv(run / "metrics.tsv", sep="\t")["epoch"].tolist() == [1, 2]
     log = (run / "log.txt").read_text()
     assert log.count("epoch 1/2") == 1 and "world size 2" in log  # one writer
+    # resume both ranks for a third epoch: each continues its own streams, weights stay identical
+    config.write_text(CONFIG.replace("epochs: 2", "epochs: 3"))
+    proc = subprocess.run([*command, "resume"], capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    w0, w1 = (torch.load(dumps / f"rank{r}.pt", weights_only=True) for r in (0, 1))
+    assert all(torch.equal(w0[k], w1[k]) for k in w0)
+    assert pd.read_csv(run / "metrics.tsv", sep="\t")["epoch"].tolist() == [1, 2, 3]
+    ranks = torch.load(run / "checkpoint.pt", weights_only=True)["ranks"]
+    assert ranks["data"].shape[0] == 2 and not torch.equal(ranks["data"][0], ranks["data"][1])
 
 
 def test_gather_helpers_single_process() -> None:

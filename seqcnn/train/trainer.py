@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import torch
 import yaml
@@ -398,7 +399,17 @@ class Trainer:
             )
             plot_training_curves(history, metric, self.paths["curves"])
 
+    def _rank_states(self) -> dict[str, torch.Tensor]:
+        """Every rank's data generator, torch CPU RNG and running loss (rows in rank order)."""
+        own = {
+            "data": self.generator.get_state().numpy(),
+            "torch": torch.get_rng_state().numpy(),
+            "running": np.array([self.running[0], self.running[1]], dtype=np.float64),
+        }
+        return {k: torch.from_numpy(dist_utils.gather_rows(v[None], self.dist)) for k, v in own.items()}
+
     def _save_checkpoint(self) -> None:
+        ranks = self._rank_states() if self.dist.enabled else {}  # a collective: every rank joins
         if not self.dist.is_main:
             return
         ckpt.save_checkpoint(
@@ -419,6 +430,7 @@ class Trainer:
                 "history": self.history,
                 "config": yaml.safe_dump(config_to_dict(self.cfg), sort_keys=True),
                 "rng": ckpt.rng_states(self.generator),
+                "ranks": ranks,
             },
         )
 
@@ -442,6 +454,12 @@ class Trainer:
             setattr(self, key, state[key])
         self.running = list(state["running"])
         ckpt.restore_rng_states(state["rng"], self.generator)
+        ranks = state.get("ranks") or {}
+        if self.dist.enabled and len(ranks.get("data", ())) == self.dist.world_size:
+            rank = self.dist.rank  # each rank continues its own random streams and loss sums
+            self.generator.set_state(ranks["data"][rank].clone())  # a view (storage offset) crashes torch
+            torch.set_rng_state(ranks["torch"][rank].clone())
+            self.running = [float(ranks["running"][rank, 0]), int(ranks["running"][rank, 1])]
         self.log.info(
             "resumed from %s at epoch %d, step %d", self.paths["checkpoint"], self.epoch + 1, self.step
         )
