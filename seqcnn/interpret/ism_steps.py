@@ -218,6 +218,28 @@ def read_values(ctx: BlockContext, x: Local, read0: int, width: int) -> torch.Te
     return ref + shift(x.delta(ctx), left, width)
 
 
+def window_max(values: torch.Tensor, kernel: int, stride: int, dilation: int, count: int) -> torch.Tensor:
+    """``count`` outputs of a max pool along the last axis, as a running max of ``kernel`` strided
+    slices (several times faster than ``max_pool1d``/``amax`` on windows this short)."""
+    span = (count - 1) * stride + 1
+    out = values[..., 0:span:stride].clone()
+    for k in range(1, kernel):
+        at = k * dilation
+        torch.maximum(out, values[..., at: at + span: stride], out=out)
+    return out
+
+
+def halving_max(values: torch.Tensor) -> torch.Tensor:
+    """Max over the last axis by repeatedly folding its halves together (contiguous runs, ~1 pass)."""
+    width = values.shape[-1]
+    while width > 1:
+        half = (width + 1) // 2
+        folded = values[..., :half].clone()
+        torch.maximum(folded[..., :width - half], values[..., half:width], out=folded[..., :width - half])
+        values, width = folded, half
+    return values[..., 0]
+
+
 @dataclass
 class MaxPool(Step):
     """Max pooling over the mutated values of the (aligned) input read range; a monotone activation
@@ -235,10 +257,7 @@ class MaxPool(Step):
     def run(self, ctx: BlockContext, env: dict[int, Any]) -> None:
         x = as_local(ctx, resolve(ctx, env, self.source or self.op.args[0]))
         values = read_values(ctx, x, int(self.read_lo[ctx.first]), self.read_width)
-        if self.kernel == self.stride and self.dilation == 1 and self.read_width % self.kernel == 0:
-            out = values.view(*values.shape[:-1], -1, self.kernel).amax(-1)
-        else:
-            out = unblocks(F.max_pool1d(blocks(values, ctx), self.kernel, self.stride, 0, self.dilation), ctx)
+        out = window_max(values, self.kernel, self.stride, self.dilation, self.geo.width)
         out = apply_post(self.post, ctx, env, out)
         env[self.out] = ctx.clean(Local(self.geo, self.out, value=out))
 
@@ -397,7 +416,7 @@ class GlobalMax(Step):
         valid = ctx.mask(geo)
         if valid is not None:
             value = value.masked_fill(~valid, -torch.inf)
-        inside = value.amax(-1)  # (C, n, m, B)
+        inside = halving_max(value)  # (C, n, m, B)
         out = torch.maximum(inside, outside.permute(1, 0, 2)[..., None])
         out = apply_post(self.post, ctx, env, out.permute(1, 2, 3, 0).reshape(ctx.batch, -1))
         env[self.out] = out[..., None] if self.keepdim else out
