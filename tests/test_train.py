@@ -212,6 +212,7 @@ def test_bf16_autocast_matches_fp32(trained, tmp_path: Path) -> None:
     from seqcnn.train.losses import make_loss
 
     data = prepare_data(load_config(trained.config_path).data, seed=1)
+    device = next(trained.model.parameters()).device
     probs = {}
     for bf16 in (False, True):
         evaluator = Evaluator(
@@ -219,7 +220,7 @@ def test_bf16_autocast_matches_fp32(trained, tmp_path: Path) -> None:
             data,
             make_loss("ce", "multiclass"),
             "ce",
-            torch.device("cpu"),
+            device,
             DistInfo(),
             n_value=0.25,
             batch_size=64,
