@@ -1,6 +1,7 @@
 """Benchmark ``seqcnn score`` against the model's forward pass and against tangermeme.
 
-For a DeepBind-size and a Basset-size model on random 1,000 bp sequences (CPU, one run each):
+For a DeepBind-size and a Basset-size model on random 1,000 bp sequences (CPU; every method timed
+once per round, rounds interleaved, medians reported):
 
 - ``forward``: the plain model forward on pre-encoded float32 one-hot tensors (batches of 256,
   inference mode), timed on a slice and reported as sequences/second;
@@ -137,7 +138,8 @@ def tangermeme_rate(model: nn.Module, seqs: list[str]) -> float:
     return len(seqs) / (time.perf_counter() - start)
 
 
-def bench_model(label: str, name: str, kwargs: dict, n: int, n_sample: int, workdir: Path) -> dict:
+def bench_model(label: str, name: str, kwargs: dict, n: int, n_sample: int, rounds: int,
+                workdir: Path) -> dict:
     torch.manual_seed(0)
     meta = ModelMetadata(name, kwargs, tasks=[f"t{i}" for i in range(kwargs["n_tasks"])], task_type="binary",
                          input_length=kwargs.get("input_length"), rc_mode="none")
@@ -148,14 +150,18 @@ def bench_model(label: str, name: str, kwargs: dict, n: int, n_sample: int, work
     seqs = [s for _, s in read_fasta(fasta)]
     flops = dense_flops(model)
     sample = seqs[: min(n, n_sample)]
-    fwd = forward_rate(model, sample)
-    table = scorer_rate(model, sample, fast=True)
-    dense = scorer_rate(model, sample, fast=False)
-    ours = seqcnn_rate(path, fasta, n, workdir / f"{name}.tsv")
-    peer = tangermeme_rate(model, seqs)
-    return {"model": label, "n": n, "params": sum(p.numel() for p in model.parameters()),
-            "sample": len(sample), "mflop": flops / 1e6, "forward": fwd, "table": table, "dense": dense,
-            "seqcnn": ours, "tangermeme": peer}
+    timings: dict[str, list[float]] = {k: [] for k in ("forward", "table", "dense", "seqcnn", "tangermeme")}
+    for _ in range(rounds):  # interleaved, so that the machine's load drifts across all methods alike
+        timings["forward"].append(forward_rate(model, sample))
+        timings["table"].append(scorer_rate(model, sample, fast=True))
+        timings["dense"].append(scorer_rate(model, sample, fast=False))
+        timings["seqcnn"].append(seqcnn_rate(path, fasta, n, workdir / f"{name}.tsv"))
+        timings["tangermeme"].append(tangermeme_rate(model, seqs))
+    medians = {k: float(np.median(v)) for k, v in timings.items()}
+    ratios = {"score_fwd": float(np.median(np.divide(timings["seqcnn"], timings["forward"]))),
+              "score_tm": float(np.median(np.divide(timings["seqcnn"], timings["tangermeme"])))}
+    return {"model": label, "n": n, "sample": len(sample), "mflop": flops / 1e6, **medians, **ratios,
+            "rounds": {k: [round(x) for x in v] for k, v in timings.items()}}
 
 
 def main() -> None:
@@ -164,6 +170,7 @@ def main() -> None:
     parser.add_argument("--n-basset", type=int, default=3_000, help="sequences for the Basset-size model")
     parser.add_argument("--sample", type=int, default=20_000, help="sequences for the forward-only rates")
     parser.add_argument("--sample-basset", type=int, default=1_000, help="the same for the Basset-size model")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; medians are reported")
     args = parser.parse_args()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs")
     peak = matmul_gflops()
@@ -172,8 +179,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for label, (name, kwargs) in MODELS.items():
             n, sample = (args.n, args.sample) if name == "deepbind" else (args.n_basset, args.sample_basset)
-            rows.append(bench_model(label, name, kwargs, n, sample, Path(tmp)))
-    print("\nsequences/second (forward: plain model on float one-hot; dense/table: Scorer.run on pre-encoded")
+            rows.append(bench_model(label, name, kwargs, n, sample, args.rounds, Path(tmp)))
+    print(f"\nmedians of {args.rounds} interleaved rounds; ratios are medians of per-round ratios")
+    print("sequences/second (forward: plain model on float one-hot; dense/table: Scorer.run on pre-encoded")
     print("codes with the dense or the table first conv; score: seqcnn score end to end)")
     print(f"load average at the end: {os.getloadavg()}")
     header = (f"{'model':<14}{'n':>8}{'MFLOP/seq':>10}{'forward':>9}{'dense':>8}{'table':>8}{'score':>8}"
@@ -181,10 +189,13 @@ def main() -> None:
     print(header)
     for r in rows:
         print(f"{r['model']:<14}{r['n']:>8,}{r['mflop']:>10.1f}{r['forward']:>9.0f}{r['dense']:>8.0f}"
-              f"{r['table']:>8.0f}{r['seqcnn']:>8.0f}{r['seqcnn'] / r['forward']:>8.0%}"
+              f"{r['table']:>8.0f}{r['seqcnn']:>8.0f}{r['score_fwd']:>8.0%}"
               f"{r['tangermeme']:>11.0f}"
-              f"{r['seqcnn'] / r['tangermeme']:>6.2f}x{r['mflop'] * r['forward'] / 1e3:>12.1f}"
+              f"{r['score_tm']:>6.2f}x{r['mflop'] * r['forward'] / 1e3:>12.1f}"
               f"{r['mflop'] * r['seqcnn'] / 1e3:>14.1f}")
+    print("\nper round (sequences/second):")
+    for r in rows:
+        print(f"{r['model']}: {r['rounds']}")
 
 
 if __name__ == "__main__":

@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 RC_MODES = ("mean", "max", "none")
+WIDE_FIRST_LAYER = 64  # filters from which the table conv is used by default
 Scored = tuple[Chunk, np.ndarray]  # a chunk of keys and its scores (n, T)
 _PROBE_TOLERANCE = 1e-4
 
@@ -70,16 +71,16 @@ class Scorer:
     and ``multiclass`` (softmax) models and raw outputs otherwise, or raw always with ``logits``;
     the strands are combined after the transform.
 
-    ``fast`` (default True): compute the first conv by table lookups (``seqcnn.predict_fast``) on
-    CPU whenever the model allows it (a probe batch must agree with the plain conv); ``False``
-    keeps the plain forward. On the shared 2-core benchmark machine the table conv made whole
-    forward passes 1.3-1.5x faster (docs/benchmarks/score.md); on a quiet core oneDNN's conv can be
-    faster for narrow first layers such as DeepBind's 16 filters. A fixed choice rather than a
-    timing probe, so that the same input always gives the same scores.
+    ``fast``: compute the first conv by table lookups (``seqcnn.predict_fast``, CPU only, used only
+    if a probe batch agrees with the plain conv): ``True`` whenever the model allows it, ``False``
+    never, ``None`` (default) for first layers of at least ``WIDE_FIRST_LAYER`` filters. Measured
+    (docs/benchmarks/score.md): on a quiet core oneDNN's dense conv beats the tables for
+    DeepBind's 16 filters; for Basset's 300 the tables are as fast or faster. A fixed rule rather
+    than a timing probe, so that the same input always gives the same scores.
     """
 
     def __init__(self, model: nn.Module, *, device: str | torch.device | None = None,
-                 rc: str | None = None, logits: bool = False, fast: bool = True) -> None:
+                 rc: str | None = None, logits: bool = False, fast: bool | None = None) -> None:
         meta = getattr(model, "metadata", None)
         self.task_type = meta.task_type if meta is not None else "regression"
         self.rc = rc if rc is not None else (meta.rc_mode if meta is not None else "none")
@@ -92,15 +93,18 @@ class Scorer:
         self.input_length: int | None = length
         self.minimum = int(getattr(model, "receptive_field", 1) or 1)
         self.tasks: list[str] = list(meta.tasks) if meta is not None and meta.tasks else []
-        self.table: TableConv1d | None = self._install_table() if fast else None
+        self.table: TableConv1d | None = None if fast is False else self._install_table(auto=fast is None)
 
     # -- fast path ---------------------------------------------------------------------------
-    def _install_table(self) -> TableConv1d | None:
-        """Swap the first Conv1d for its table version, keeping it only if a probe batch agrees."""
+    def _install_table(self, auto: bool) -> TableConv1d | None:
+        """Swap the first Conv1d for its table version, keeping it only if a probe batch agrees
+        (and, when ``auto``, only for first layers of at least WIDE_FIRST_LAYER filters)."""
         found = next(((n, m) for n, m in self.model.named_modules() if isinstance(m, nn.Conv1d)), None)
         if found is None or not TableConv1d.supports(found[1]) or self.device.type != "cpu":
             return None
         name, conv = found
+        if auto and conv.out_channels < WIDE_FIRST_LAYER:
+            return None
         table = TableConv1d(conv)
         _set_submodule(self.model, name, table)
         self.table = table
