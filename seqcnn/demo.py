@@ -6,6 +6,8 @@ pipeline author would use, so the demo doubles as a worked example of the Python
 
 from __future__ import annotations
 
+import dataclasses
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,7 +24,7 @@ from seqcnn.seq.fasta import read_fasta
 from seqcnn.seq.meme import Motif, read_meme
 from seqcnn.seq.simulate import simulate_dataset
 from seqcnn.tables import write_table
-from seqcnn.train.loop import fit
+from seqcnn.train.loop import TrainResult, fit
 
 Log = Callable[[str], None]
 
@@ -69,6 +71,23 @@ def demo_config(data_dir: Path, run_dir: Path, settings: DemoSettings, device: s
                           patience=4, seed=0, device=device),
         output=OutputConfig(dir=str(run_dir)),
     )
+
+
+def _train_fresh(config: RunConfig, run_dir: Path, device: str, progress: bool) -> TrainResult:
+    """Train into ``run_dir.partial`` and swap it in only when training finished, so a re-run
+    replaces an earlier run (fit refuses to overwrite one) and an interrupted run leaves it intact."""
+    partial = run_dir.with_name(run_dir.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    result = fit(config, out_dir=partial, device=device, quiet=not progress)
+    old = run_dir.with_name(run_dir.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    if run_dir.exists():
+        run_dir.rename(old)
+    partial.rename(run_dir)
+    shutil.rmtree(old, ignore_errors=True)
+    moved = {name: run_dir / Path(value).name for name, value in vars(result).items()
+             if isinstance(value, Path) and Path(value).parent == partial}
+    return dataclasses.replace(result, out_dir=run_dir, **{k: v for k, v in moved.items() if k != "out_dir"})
 
 
 def _auroc(metrics: dict[str, float]) -> float:
@@ -130,8 +149,7 @@ def run_demo(out_dir: str | Path, *, quick: bool = False, device: str | None = N
     data = simulate_dataset(out / "data", n_sequences=settings.n_sequences, length=200, seed=0)
     planted = read_meme(data["motifs"])
     log(f"[2/5] training koo_cnn (exponential first layer) on {dev} for up to {settings.epochs} epochs")
-    config = demo_config(out / "data", out / "run", settings, dev)
-    trained = fit(config, out_dir=out / "run", device=dev, quiet=not progress)
+    trained = _train_fresh(demo_config(out / "data", out / "run", settings, dev), out / "run", dev, progress)
     model = trained.model.to("cpu").eval() if trained.model is not None else None
     if model is None:
         from seqcnn.modelfile import load_model
