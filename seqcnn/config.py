@@ -153,6 +153,8 @@ def load_config(path: str | os.PathLike, overrides: dict[str, str] | None = None
         raw = yaml.safe_load(Path(file).read_text()) or {}
     except yaml.YAMLError as exc:
         raise ConfigError(f"not valid YAML ({str(exc).splitlines()[0]})", file=file) from exc
+    except UnicodeDecodeError:
+        raise ConfigError("not a YAML text file (binary or non-UTF-8 content)", file=file) from None
     if not isinstance(raw, dict):
         raise ConfigError("a config must be a mapping of sections (data, model, train, output)", file=file)
     apply_overrides(raw, overrides or {})

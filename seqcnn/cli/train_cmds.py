@@ -49,6 +49,7 @@ def train(
     """Train a model from a YAML CONFIG (see configs/); writes model.safetensors, metrics.tsv,
     curves.png, config.yaml and log.txt to the run directory. Works under torchrun."""
     from seqcnn.config import load_config
+    from seqcnn.errors import ConfigError
     from seqcnn.train.loop import fit
 
     if resume and out and Path(resume).resolve() != Path(out).resolve():
@@ -56,7 +57,12 @@ def train(
             "give either --out or --resume (the run directory), not both", param_hint="--out"
         )
     cfg = load_config(config, parse_overrides(overrides + more_overrides))
-    result = fit(cfg, out_dir=resume or out, resume=resume is not None, device=device, quiet=quiet)
+    try:
+        result = fit(cfg, out_dir=resume or out, resume=resume is not None, device=device, quiet=quiet)
+    except ConfigError as exc:
+        if exc.file is None:  # a setting the config file (or its --set overrides) got wrong
+            exc.file = config
+        raise
     if int(os.environ.get("RANK", "0")) == 0:
         shown = " ".join(f"{k}={v:.4f}" for k, v in result.test_metrics.items())
         click.echo(

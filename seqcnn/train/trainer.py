@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import shutil
 import sys
 import time
 from dataclasses import dataclass, field
@@ -90,12 +91,15 @@ class Trainer:
     ) -> None:
         self.cfg, self.out, self.device, self.dist, self.quiet = cfg, out, device, info, quiet
         self.paths = {k: out / v for k, v in RUN_FILES.items()}
+        created = not out.exists()
         self._check_out_dir(resume)
         self.log = self._make_logger()
         try:
             self._prepare(resume)
         except BaseException:
             self.close()
+            if created and info.is_main:  # bad data or model settings: leave nothing behind
+                shutil.rmtree(out, ignore_errors=True)
             raise
 
     def _prepare(self, resume: bool) -> None:
