@@ -170,7 +170,7 @@ def main() -> None:
     parser.add_argument("--n-basset", type=int, default=3_000, help="sequences for the Basset-size model")
     parser.add_argument("--sample", type=int, default=20_000, help="sequences for the forward-only rates")
     parser.add_argument("--sample-basset", type=int, default=1_000, help="the same for the Basset-size model")
-    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; medians are reported")
+    parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds; medians are reported")
     args = parser.parse_args()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs")
     peak = matmul_gflops()
