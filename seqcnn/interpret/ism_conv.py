@@ -158,6 +158,7 @@ class Spectral:
         c_out, c_in, kernel = weight.shape
         span = (kernel - 1) * dilation
         n = width + span
+        device, weight = weight.device, weight.detach().cpu()  # tables built in float64 on the CPU
         freqs = torch.arange(n // 2 + 1, dtype=torch.float64)
         # full[j] = sum_k W[k] d[j - span + k * dilation]: kernel tap k sits at lag span - k * dilation
         lags = span - torch.arange(kernel, dtype=torch.float64) * dilation
@@ -173,8 +174,8 @@ class Spectral:
         inverse = torch.stack([scale[:, None] * torch.cos(back), -scale[:, None] * torch.sin(back)], 1) / n
         real = weight.dtype
         complex_dtype = torch.complex128 if real == torch.float64 else torch.complex64
-        return cls(width, n, kernel_f.to(complex_dtype).contiguous(), torch.cos(pos).to(real),
-                   (-torch.sin(pos)).to(real), inverse.reshape(-1, n).to(real).contiguous())
+        return cls(width, n, kernel_f.to(device, complex_dtype).contiguous(), torch.cos(pos).to(device, real),
+                   (-torch.sin(pos)).to(device, real), inverse.reshape(-1, n).to(device, real).contiguous())
 
     def full(self, delta: torch.Tensor) -> torch.Tensor:
         """(C_out, n, m, B, N) full convolution of the change ``delta`` (C_in, n, m, B, w)."""
