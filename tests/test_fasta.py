@@ -176,3 +176,15 @@ def test_read_fasta_one_hot_errors_name_record(tmp_path):
     with pytest.raises(InputError, match="invalid character '-'") as info:
         read_fasta_one_hot(path)
     assert (info.value.file, info.value.record, info.value.position) == (str(path), "b", 4)
+
+
+def test_duplicate_found_after_ids_were_compacted_to_hashes(monkeypatch) -> None:
+    monkeypatch.setattr(fasta.SeenIds, "RECENT", 4)
+    seen = fasta.SeenIds()
+    for start in range(0, 40, 5):  # blocks of 5 ids: older ones end up as hashes only
+        seen.add([f"r{i}" for i in range(start, start + 5)], "x.fa")
+    assert len(seen._recent) < 4 and seen._hashes.size >= 36
+    with pytest.raises(InputError, match="duplicate") as info:
+        seen.add(["new1", "r3", "new2"], "x.fa")
+    assert info.value.record == "r3" and info.value.file == "x.fa"
+    seen.add(["new1", "new2"], "x.fa")  # unseen ids still pass
