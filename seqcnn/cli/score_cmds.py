@@ -128,19 +128,12 @@ def _check_scored(table: Any, source: str, stats: Any) -> None:
 def _score_bed(scorer: Any, bed_path: str, genome_path: str, output: str, echo: bool, header: bool,
                skip_invalid: bool, batch_size: int, quiet: bool, stats: Any) -> None:
     from seqcnn.predict import score_records
-    from seqcnn.seq.genome import Genome, read_bed
+    from seqcnn.seq.genome import Genome, iter_bed_sequences, read_bed
     from seqcnn.tables import open_table
 
     bed = read_bed(bed_path)
-    genome = Genome(genome_path)
-    strands = bed["strand"] if "strand" in bed else None
-
-    def records() -> Iterator[tuple[int, str]]:
-        for i, (chrom, start, end) in enumerate(zip(bed["chrom"], bed["start"], bed["end"], strict=True)):
-            strand = "+" if strands is None or strands.iloc[i] not in ("+", "-") else strands.iloc[i]
-            yield i, genome.fetch(chrom, int(start), int(end), strand=strand)
-
-    stream = score_records(scorer, records(), batch_size=batch_size, file=bed_path, skip_invalid=skip_invalid,
+    records = ((i, seq) for i, (_, seq) in enumerate(iter_bed_sequences(bed, Genome(genome_path))))
+    stream = score_records(scorer, records, batch_size=batch_size, file=bed_path, skip_invalid=skip_invalid,
                            echo=echo, progress=not quiet, stats=stats)
     with open_table(output, header=header) as table:
         for chunk, scores in stream:

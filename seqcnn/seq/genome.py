@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -120,14 +121,19 @@ def read_bed(path: str | os.PathLike) -> pd.DataFrame:
 
 
 def bed_sequences(bed: pd.DataFrame, genome: Genome, width: int | None = None) -> list[tuple[str, str]]:
-    """``(id, sequence)`` per interval; ``width`` gives windows of that size centred on each interval.
+    """``(id, sequence)`` per interval, as a list (see ``iter_bed_sequences``)."""
+    return list(iter_bed_sequences(bed, genome, width))
 
-    Ids are the fetched window ``chrom:start-end(strand)``. Without ``width`` intervals are
-    taken as given (lengths may differ).
+
+def iter_bed_sequences(
+    bed: pd.DataFrame, genome: Genome, width: int | None = None
+) -> Iterator[tuple[str, str]]:
+    """``(id, sequence)`` per interval, streamed; ``width`` gives windows of that size centred on each
+    interval. Ids are the fetched window ``chrom:start-end(strand)``. Without ``width`` intervals are
+    taken as given (lengths may differ). Errors name the BED file (from ``read_bed``) and interval.
     """
     if width is not None and width < 1:
         raise InputError(f"width must be >= 1, got {width}")
-    out = []
     strands = bed["strand"] if "strand" in bed else ["+"] * len(bed)
     for chrom, start, end, strand in zip(bed["chrom"], bed["start"], bed["end"], strands, strict=True):
         start, end = int(start), int(end)
@@ -136,10 +142,10 @@ def bed_sequences(bed: pd.DataFrame, genome: Genome, width: int | None = None) -
             end = start + width
         key = f"{chrom}:{start}-{end}({strand})"
         try:
-            out.append((key, genome.fetch(str(chrom), start, end, strand)))
+            sequence = genome.fetch(str(chrom), start, end, strand)
         except InputError as exc:
             if "file" not in bed.attrs:
                 raise
             message = f"{exc.message} (genome {exc.file})"
             raise InputError(message, file=bed.attrs["file"], record=key) from None
-    return out
+        yield key, sequence
