@@ -83,11 +83,11 @@ class _Block:
 
     def texts(self) -> list[str]:
         data = self.seq.tobytes()
+        o = self.offsets.tolist()
         try:
             text = data.decode("ascii")
-        except UnicodeDecodeError:  # one char per byte, so offsets hold; the encoder names it
-            text = data.decode("latin-1")
-        o = self.offsets.tolist()
+        except UnicodeDecodeError:  # decode each record as UTF-8 (as headers are): no mojibake
+            return [data[o[i]:o[i + 1]].decode("utf-8", errors="replace") for i in range(len(self.ids))]
         return [text[o[i]:o[i + 1]] for i in range(len(self.ids))]
 
 
