@@ -112,7 +112,7 @@ def _parse_record(line: str, name: str, number: int, stats: VcfStats) -> Iterato
     if len(cols) < 5:
         raise InputError(f"expected at least 5 tab-separated columns, found {len(cols)}", **where)
     chrom, pos_text, vid, ref, alts = cols[:5]
-    if not pos_text.isdigit() or int(pos_text) < 1:
+    if not (pos_text.isascii() and pos_text.isdigit()) or int(pos_text) < 1:
         raise InputError(f"POS must be a positive integer, got {pos_text!r}", **where)
     if not _BASES.match(ref):
         raise InputError(f"REF must be bases ACGTN, got {ref!r}", **where)
