@@ -26,7 +26,7 @@ from seqcnn.interpret.ism_trace import Ref, Trace, Unsupported, record
 from seqcnn.interpret.ism_window import BlockContext, ChunkState
 
 BLOCK_BYTES = 48 << 20  # working set of one block of substitutions
-DENSE_ROWS = 8192  # rows per slice of the dense stage
+DENSE_ROWS = 2048  # rows per slice of the dense stage: freed slices stay in the heap (no new pages)
 
 
 def reference_bases(x: torch.Tensor) -> torch.Tensor:
@@ -99,23 +99,23 @@ class FastISM:
         return out, reference
 
     def dense_stage(self, the_plan: Plan, state: ChunkState, carried: dict[int, list]) -> torch.Tensor:
-        """Run the steps after the boundary on all rows of the chunk (in slices); (rows, T) outputs."""
-        values: dict[int, torch.Tensor] = {}
-        steps = {id(s.op.outputs): s for s in the_plan.steps[:the_plan.boundary]}
-        for index, parts in carried.items():
-            if parts and isinstance(parts[0], PendingFlat):
-                step = next(s for s in steps.values() if isinstance(s, FlatLinear) and s.out == index)
-                values[index] = step.finish(parts, state.values[index])
-            else:
-                values[index] = torch.cat(parts) if len(parts) > 1 else parts[0]
+        """Run the steps after the boundary on all rows of the chunk, a slice of rows at a time (so no
+        allocation grows with the chunk); (rows, T) outputs."""
         out = the_plan.output
         if not isinstance(out, Ref):
             raise Unsupported("model output is not a single tensor")
-        rows = next(iter(values.values())).shape[0] if values else 0
+        flat = {s.out: s for s in the_plan.steps[:the_plan.boundary] if isinstance(s, FlatLinear)}
+        first = next(iter(carried.values()))
+        counts = [len(p.seq) if isinstance(p, PendingFlat) else p.shape[0] for p in first]
+        offsets = np.concatenate([[0], np.cumsum(counts)])
         results = []
-        for a in range(0, rows, DENSE_ROWS):
-            env = {i: v[a: a + DENSE_ROWS] for i, v in values.items()}
-            ctx = DenseContext(state, min(rows, a + DENSE_ROWS) - a)
+        for a in range(0, int(offsets[-1]), DENSE_ROWS):
+            b = min(int(offsets[-1]), a + DENSE_ROWS)
+            env: dict[int, Any] = {}
+            for index, parts in carried.items():
+                piece = _rows(parts, offsets, a, b)
+                env[index] = flat[index].finish(piece, state.values[index]) if index in flat else piece
+            ctx = DenseContext(state, b - a)
             for step in the_plan.steps[the_plan.boundary:]:
                 step.run(ctx, env)  # type: ignore[arg-type]
             if out.index not in env:
@@ -150,6 +150,23 @@ class DenseContext:
     def __init__(self, state: ChunkState, batch: int) -> None:
         self.state = state
         self.batch = batch
+
+
+def _rows(parts: list, offsets: np.ndarray, a: int, b: int) -> Any:
+    """Rows ``[a, b)`` of the concatenation of per-block ``parts`` (tensors or PendingFlat)."""
+    first = int(np.searchsorted(offsets, a, side="right")) - 1
+    last = int(np.searchsorted(offsets, b, side="left"))
+    pieces = []
+    for i in range(first, last):
+        lo, hi = max(a, int(offsets[i])) - int(offsets[i]), min(b, int(offsets[i + 1])) - int(offsets[i])
+        part = parts[i]
+        pieces.append(PendingFlat(part.delta[lo:hi], part.lo[lo:hi], part.seq[lo:hi])
+                      if isinstance(part, PendingFlat) else part[lo:hi])
+    if len(pieces) == 1:
+        return pieces[0]
+    if isinstance(pieces[0], PendingFlat):
+        return PendingFlat(*(torch.cat([getattr(p, f) for p in pieces]) for f in ("delta", "lo", "seq")))
+    return torch.cat(pieces)
 
 
 def _is_double(model: torch.nn.Module) -> bool:

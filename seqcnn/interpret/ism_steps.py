@@ -377,15 +377,13 @@ class FlatLinear(Step):
         lo_rows = torch.from_numpy(np.repeat(np.tile(lo, n), n_subs))
         seq = torch.arange(ctx.n0, ctx.n1).repeat_interleave(m * n_subs)
         pending = PendingFlat(rows, lo_rows, seq)
-        env[self.out] = pending if self.deferred else self.finish([pending], ctx.state.values[self.out])
+        env[self.out] = pending if self.deferred else self.finish(pending, ctx.state.values[self.out])
 
-    def finish(self, parts: list[PendingFlat], reference: torch.Tensor) -> torch.Tensor:
-        """(rows, O) outputs of all pending rows, in order."""
-        delta = torch.cat([p.delta for p in parts]) if len(parts) > 1 else parts[0].delta
-        lo = torch.cat([p.lo for p in parts]).numpy() if len(parts) > 1 else parts[0].lo.numpy()
-        seq = torch.cat([p.seq for p in parts]) if len(parts) > 1 else parts[0].seq
+    def finish(self, rows: PendingFlat, reference: torch.Tensor) -> torch.Tensor:
+        """(rows, O) outputs of pending rows: reference output plus each window-start group's change."""
+        delta, lo = rows.delta, rows.lo.numpy()
         width = delta.shape[1] // self.geo.channels
-        out = reference.index_select(0, seq.to(reference.device))  # reference outputs, then the change
+        out = reference.index_select(0, rows.seq.to(reference.device))
         order = np.argsort(lo, kind="stable")
         bounds = np.flatnonzero(np.diff(lo[order])) + 1
         for group in np.split(order, bounds):
