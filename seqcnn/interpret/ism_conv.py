@@ -149,9 +149,9 @@ class Spectral:
     width: int
     length: int  # N = width + span
     weight: torch.Tensor  # (F, C_out, C_in) complex: transform of the (flipped, dilated) kernel
-    cos: torch.Tensor  # (w, F) forward transform, real part
-    sin: torch.Tensor  # (w, F) forward transform, imaginary part
-    inverse: torch.Tensor  # (2 F, N) real: interleaved (re, im) rows back to N positions
+    cos: torch.Tensor  # (F, w) forward transform, real part
+    sin: torch.Tensor  # (F, w) forward transform, imaginary part
+    inverse: torch.Tensor  # (F, N) complex: frequencies back to N positions (take the real part)
 
     @classmethod
     def build(cls, weight: torch.Tensor, width: int, dilation: int) -> Spectral:
@@ -171,20 +171,26 @@ class Spectral:
         if n % 2 == 0:
             scale[-1] = 1.0
         back = 2 * math.pi * torch.outer(freqs, torch.arange(n, dtype=torch.float64)) / n
-        inverse = torch.stack([scale[:, None] * torch.cos(back), -scale[:, None] * torch.sin(back)], 1) / n
+        inverse = torch.polar(scale[:, None] / n * torch.ones_like(back), back)  # Re(Y @ inverse) = signal
         real = weight.dtype
         complex_dtype = torch.complex128 if real == torch.float64 else torch.complex64
-        return cls(width, n, kernel_f.to(device, complex_dtype).contiguous(), torch.cos(pos).to(device, real),
-                   (-torch.sin(pos)).to(device, real), inverse.reshape(-1, n).to(device, real).contiguous())
+        cos, sin = torch.cos(pos).T.to(device, real), (-torch.sin(pos)).T.to(device, real)
+        return cls(width, n, kernel_f.to(device, complex_dtype).contiguous(), cos.contiguous(),
+                   sin.contiguous(), inverse.to(device, complex_dtype).contiguous())
 
     def full(self, delta: torch.Tensor) -> torch.Tensor:
-        """(C_out, n, m, B, N) full convolution of the change ``delta`` (C_in, n, m, B, w)."""
+        """(C_out, n, m, B, N) full convolution of the change ``delta`` (C_in, n, m, B, w).
+
+        Laid out so that no transform needs a transpose copy: the forward transform writes frequencies
+        first, ``(F, C_in * R)``, the per-frequency products stay ``(F, C_out, R)``, and the inverse
+        reads them transposed.
+        """
         c_in, n, m, b, w = delta.shape
-        d = delta.reshape(c_in, -1, w)
-        spectrum = torch.complex(d @ self.cos, d @ self.sin).permute(2, 0, 1).contiguous()  # (F, C_in, R)
+        d = delta.reshape(-1, w).T  # (w, C_in * R), a transposed view
+        spectrum = torch.complex(self.cos @ d, self.sin @ d).view(-1, c_in, d.shape[1] // c_in)
         product = torch.matmul(self.weight, spectrum)  # (F, C_out, R)
         c_out = product.shape[1]
-        rows = torch.view_as_real(product.permute(1, 2, 0).contiguous()).reshape(-1, 2 * product.shape[0])
-        return (rows @ self.inverse).view(c_out, n, m, b, self.length)
+        signal = product.view(product.shape[0], -1).T @ self.inverse  # (C_out * R, N) complex
+        return signal.real.view(c_out, n, m, b, self.length)
 
 

@@ -213,8 +213,14 @@ def read_values(ctx: BlockContext, x: Local, read0: int, width: int) -> torch.Te
         parts = [ref[..., :left].expand(-1, -1, -1, ctx.n_subs, -1), x._value,
                  ref[..., width - right:].expand(-1, -1, -1, ctx.n_subs, -1)]
         return torch.cat([p for p in parts if p.shape[-1]], dim=-1)
-    if x._delta is not None and x._scale is not None:
-        return torch.addcmul(ref, shift(x._delta, left, width), x._scale)
+    if left >= 0 and right >= 0:  # reference over the read range, the change added in place
+        values = ref.expand(-1, -1, -1, ctx.n_subs, -1).clone()
+        window = values[..., left: left + x.geo.width]
+        if x._delta is not None and x._scale is not None:
+            window.addcmul_(x._delta, x._scale)
+            return values
+        window.add_(x.delta(ctx))
+        return values
     return ref + shift(x.delta(ctx), left, width)
 
 
