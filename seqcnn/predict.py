@@ -256,7 +256,7 @@ def score_windows(scorer: Scorer, records: Iterable[tuple[str, str]], *, window:
         raise ConfigError(f"window and step must be >= 1, got {window} and {step}")
     if scorer.input_length and window != scorer.input_length:
         raise ConfigError(f"--window {window} differs from the model's input length {scorer.input_length}")
-    if window < scorer.minimum:
+    if not scorer.input_length and window < scorer.minimum:  # fixed-length models fix the window
         raise ConfigError(f"--window {window} is shorter than the model's receptive field {scorer.minimum}")
     stats = stats if stats is not None else ScoreStats()
     chunks = window_chunks(records, scorer.prepare, stats, window=window, step=step, batch_size=batch_size,

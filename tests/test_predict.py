@@ -331,3 +331,21 @@ def test_cuda_scores_match_cpu(tiny: TinyGlobal) -> None:
         np.testing.assert_allclose(predict(tiny, seqs, device="cuda"), predict(tiny, seqs, device="cpu"),
                                    atol=1e-5)
     assert Scorer(tiny, device="cuda").table is None  # the table path is for CPUs; cuDNN serves GPUs
+
+
+def test_window_scan_with_fixed_length_model_whose_receptive_field_exceeds_its_input() -> None:
+    """koo_cnn's padded convolutions see 218 bp around a 200 bp input: windows of 200 must work."""
+    from pathlib import Path
+
+    from seqcnn.modelfile import load_model
+
+    model = load_model(Path(__file__).resolve().parents[1] / "data" / "example" / "model.safetensors")
+    assert model.receptive_field > model.input_length == 200
+    rng = np.random.default_rng(0)
+    seq = "".join(rng.choice(list("ACGT"), size=500))
+    scorer = Scorer(model)
+    rows = list(score_windows(scorer, [("r", seq)], window=200, step=150))
+    keys = [k for chunk, _ in rows for k in chunk.keys]
+    assert [(s, e) for _, s, e in keys] == [(0, 200), (150, 350), (300, 500)]
+    expected = predict(model, [seq[0:200], seq[150:350], seq[300:500]])
+    np.testing.assert_allclose(np.concatenate([s for _, s in rows]), expected, rtol=1e-5, atol=1e-6)
