@@ -74,7 +74,7 @@ class Scorer:
     ``fast``: compute the first conv by table lookups (``seqcnn.predict_fast``, CPU only, used only
     if a probe batch agrees with the plain conv): ``True`` whenever the model allows it, ``False``
     never, ``None`` (default) for first layers of at least ``WIDE_FIRST_LAYER`` filters. Measured
-    (docs/benchmarks/score.md): on a quiet core oneDNN's dense conv beats the tables for
+    (docs/benchmarks.md): on a quiet core oneDNN's dense conv beats the tables for
     DeepBind's 16 filters; for Basset's 300 the tables are as fast or faster. A fixed rule rather
     than a timing probe, so that the same input always gives the same scores.
     """

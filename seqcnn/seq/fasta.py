@@ -4,7 +4,7 @@ Why our own parser instead of Biopython's ``SimpleFastaParser``/``SeqIO.parse``:
 kernel scans whole 4 MiB blocks (``fasta_kernels.scan_records``), so ``read_fasta_one_hot``
 hands sequence bytes to the encoder with no per-record Python objects (~1.5x faster end to
 end than ``SimpleFastaParser`` + tangermeme's encoder, ~2x ``SimpleFastaParser`` + numpy;
-see docs/benchmarks/encode.md), while
+see docs/benchmarks.md), while
 ``read_fasta`` as a record iterator runs at about ``SimpleFastaParser``'s speed and ~2x
 ``SeqIO.parse``'s. It also names the file and record for every malformed-file case (missing
 header, empty record, duplicate id, truncated gzip). Memory stays flat: one block at a time.

@@ -1,7 +1,7 @@
 """numba kernels behind :func:`seqcnn.seq.encode.one_hot` for the common case (ACGTUN, any case).
 
 Why our own kernels: a numpy ``np.take`` lookup table runs at ~0.3 GB/s; these loops are
-branch-free byte comparisons that LLVM vectorises (see docs/benchmarks/encode.md). Measured
+branch-free byte comparisons that LLVM vectorises (see docs/benchmarks.md). Measured
 shapes of the loop that matter (numba 0.68): the validity check is a separate min-reduction
 per 16 KiB block, run while the block is in cache (fusing it into the writing loop stops
 vectorisation), and rows and channels are walked through slices (indexing with ``r * L + j``

@@ -5,7 +5,7 @@ replacement, random strand, each base sampled from the motif's position probabil
 embedded into an i.i.d. background with a set GC content; a fraction of sequences is pure
 background. Labels are multi-hot: 1 if the motif was planted at least once.
 
-Files written (see docs/formats/seq.md): ``train.fa valid.fa test.fa labels.tsv motifs.meme
+Files written (see docs/formats.md): ``train.fa valid.fa test.fa labels.tsv motifs.meme
 sites.tsv``. Everything is a function of ``seed``.
 """
 
