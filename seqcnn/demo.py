@@ -19,6 +19,7 @@ import torch
 
 from seqcnn.config import AugmentConfig, DataConfig, ModelConfig, OutputConfig, RunConfig, TrainConfig
 from seqcnn.device import resolve_device
+from seqcnn.modelfile import load_model
 from seqcnn.predict import predict
 from seqcnn.seq.fasta import read_fasta
 from seqcnn.seq.meme import Motif, read_meme
@@ -111,7 +112,8 @@ def _mutation_maps(model: torch.nn.Module, test_fasta: Path, scores: pd.DataFram
     from seqcnn.interpret.ism import ism
     from seqcnn.report.maps import plot_mutation_map
 
-    out_dir.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(out_dir, ignore_errors=True)  # maps of an earlier run may name other sequences
+    out_dir.mkdir(parents=True)
     records = dict(read_fasta(str(test_fasta)))
     tasks = [c for c in scores.columns if c != "id"]
     best = scores.set_index("id")[tasks].max(axis=1).nlargest(n)
@@ -150,11 +152,7 @@ def run_demo(out_dir: str | Path, *, quick: bool = False, device: str | None = N
     planted = read_meme(data["motifs"])
     log(f"[2/5] training koo_cnn (exponential first layer) on {dev} for up to {settings.epochs} epochs")
     trained = _train_fresh(demo_config(out / "data", out / "run", settings, dev), out / "run", dev, progress)
-    model = trained.model.to("cpu").eval() if trained.model is not None else None
-    if model is None:
-        from seqcnn.modelfile import load_model
-
-        model = load_model(trained.model_path)
+    model = load_model(trained.model_path)  # as a user would: task names and output type from the file
     log("[3/5] scoring the held-out test set")
     scores_path = _score_test_set(model, data["test"], out / "test_scores.tsv", dev)
     scores = pd.read_csv(scores_path, sep="\t")
