@@ -54,7 +54,7 @@ def _safe_name(record_id: str) -> str:
 @click.command()
 @click.argument("model_path", metavar="MODEL")
 @click.argument("fasta", metavar="FASTA")
-@click.option("-o", "--output", required=True, help="Maps file (.npz); see docs/formats/interpret.md.")
+@click.option("-o", "--output", required=True, help="Maps file (.npz); see docs/formats.md.")
 @click.option("--start", type=click.IntRange(0), default=None, help="First position to mutate (0-based).")
 @click.option("--end", type=click.IntRange(1), default=None, help="Position after the last one to mutate.")
 @click.option("--task", "tasks", multiple=True, help="Task name or index to keep (repeatable; default all).")
@@ -64,12 +64,14 @@ def _safe_name(record_id: str) -> str:
               help="Draw at most this many records.")
 @click.option("--chunk", type=click.IntRange(1), default=256, show_default=True,
               help="Records per part file (the unit of resuming).")
+@click.option("--rc", type=click.Choice(["mean", "max", "none"]), default=None,
+              help="Score both strands of each mutant (default: the model file's rc_mode).")
 @profile_option
 @device_option
 @quiet_option
 def ism(model_path: str, fasta: str, output: str, start: int | None, end: int | None, tasks: tuple[str, ...],
-        plot_dir: str | None, plot_format: str, max_plots: int, chunk: int, profile_output: str,
-        device: str | None, quiet: bool) -> None:
+        plot_dir: str | None, plot_format: str, max_plots: int, chunk: int, rc: str | None,
+        profile_output: str, device: str | None, quiet: bool) -> None:
     """In-silico mutagenesis of every FASTA record: the change of each output for every substitution.
 
     Streams the FASTA in chunks with flat memory; an interrupted run resumes where it stopped when
@@ -99,7 +101,8 @@ def ism(model_path: str, fasta: str, output: str, start: int | None, end: int | 
             plotted[0] += 1
 
     stats = ism_fasta(model, fasta, output, model_id=fingerprint(model_path), start=start, end=end,
-                      target=targets, task_names=names or None, chunk=chunk, device=device,
+                      target=targets, rc=rc or model.metadata.rc_mode, task_names=names or None,
+                      chunk=chunk, device=device,
                       progress=not quiet, on_chunk=draw if plot_dir is not None else None)
     if not quiet:
         resumed = f", {stats.reused} chunk(s) reused from an earlier run" if stats.reused else ""

@@ -89,6 +89,7 @@ def ism(
     target: int | Sequence[int] | None = None,
     start: int | None = None,
     end: int | None = None,
+    rc: str = "none",
     batch_size: int | None = None,
     device: str | torch.device | None = None,
     progress: bool = False,
@@ -96,26 +97,57 @@ def ism(
 ) -> ISMResult:
     """Saturation mutagenesis of ``X`` (N, A, L) over ``[start, end)``, fast and exact.
 
-    ``method``: ``"auto"`` (fast, falling back to naive with a warning), ``"fast"`` (raise
-    ``ConfigError`` if the model cannot be analysed) or ``"naive"``. ``batch_size`` caps the
-    substitutions per block (fast) or per forward pass (naive).
+    ``rc``: ``"none"``, or ``"mean"``/``"max"`` to mutate a model whose score combines both strands
+    (as ``seqcnn score`` does with a model file's ``rc_mode``): each mutant's outputs are the mean or
+    max of the forward and the reverse-complement strand (ACGT inputs). ``method``: ``"auto"``
+    (fast, falling back to naive with a warning), ``"fast"`` (raise ``ConfigError`` if the model
+    cannot be analysed) or ``"naive"``. ``batch_size`` caps the substitutions per block (fast) or
+    per forward pass (naive).
     """
     if method not in ("auto", "fast", "naive"):
         raise ConfigError(f"unknown ISM method {method!r}; choose from auto, fast, naive")
+    if rc not in ("none", "mean", "max"):
+        raise ConfigError(f"unknown rc mode {rc!r}; choose from none, mean, max")
     with _prepared(model, device) as (net, dev):
         x = _as_input(X, net, dev)
         start, end = _span(start, end, x.shape[-1])
-        if method == "naive":
-            return _finish(_naive(net, x, start, end, batch_size, progress), x, start, end, target)
-        try:
-            parts = _fast(net, x, start, end, batch_size, progress, check=method == "auto")
-        except Unsupported as exc:
-            if method == "fast":
-                raise ConfigError(f"fast ISM cannot analyse this model: {exc}") from exc
-            warnings.warn(f"fast ISM cannot analyse this model ({exc}); using one forward pass per mutant",
-                          ISMFallbackWarning, stacklevel=2)
-            parts = _naive(net, x, start, end, batch_size, progress)
+        length = x.shape[-1]
+        parts = _one_strand(net, x, start, end, batch_size, progress, method)
+        if rc != "none":
+            reverse = _one_strand(net, x.flip(1, 2), length - end, length - start, batch_size, progress,
+                                  method)
+            parts = _combine_strands(parts, reverse, rc)
         return _finish(parts, x, start, end, target)
+
+
+def _one_strand(net: torch.nn.Module, x: torch.Tensor, start: int, end: int, batch_size: int | None,
+                progress: bool, method: str) -> tuple[torch.Tensor, torch.Tensor]:
+    if method == "naive":
+        return _naive(net, x, start, end, batch_size, progress)
+    try:
+        return _fast(net, x, start, end, batch_size, progress, check=method == "auto")
+    except Unsupported as exc:
+        if method == "fast":
+            raise ConfigError(f"fast ISM cannot analyse this model: {exc}") from exc
+        warnings.warn(f"fast ISM cannot analyse this model ({exc}); using one forward pass per mutant",
+                      ISMFallbackWarning, stacklevel=3)
+        return _naive(net, x, start, end, batch_size, progress)
+
+
+def _combine_strands(forward: tuple[torch.Tensor, torch.Tensor], reverse: tuple[torch.Tensor, torch.Tensor],
+                     how: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Both strands' (changes, reference) on forward coordinates, combined by mean or max.
+
+    The reverse strand's position ``i`` of the span is forward position ``end - 1 - i`` and its base
+    ``b`` is the complement ``3 - b`` (ACGT order), so both axes are flipped.
+    """
+    d_f, r_f = forward
+    d_r, r_r = reverse[0].flip(1, 2), reverse[1]
+    if how == "mean":
+        return (d_f + d_r) / 2, (r_f + r_r) / 2
+    ref = torch.maximum(r_f, r_r)
+    mutant = torch.maximum(d_f + r_f[:, None, None, :], d_r + r_r[:, None, None, :])
+    return mutant - ref[:, None, None, :], ref
 
 
 def naive_ism(
@@ -125,12 +157,13 @@ def naive_ism(
     target: int | Sequence[int] | None = None,
     start: int | None = None,
     end: int | None = None,
+    rc: str = "none",
     batch_size: int | None = None,
     device: str | torch.device | None = None,
     progress: bool = False,
 ) -> ISMResult:
     """Reference ISM: one full forward pass per mutant sequence (slow; for checks and fallback)."""
-    return ism(model, X, target=target, start=start, end=end, batch_size=batch_size, device=device,
+    return ism(model, X, target=target, start=start, end=end, rc=rc, batch_size=batch_size, device=device,
                progress=progress, method="naive")
 
 

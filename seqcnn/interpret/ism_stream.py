@@ -9,7 +9,7 @@ input (an error, not an interruption). When every chunk is done, the parts are s
 the output (one array member at a time, so memory stays at one chunk) under a temporary name,
 renamed into place, and the work directory is removed. Reading from stdin (``-``) cannot resume.
 
-Output arrays (see docs/formats/interpret.md): ``ids`` (N,), ``delta`` (N, 4, P, T) float32,
+Output arrays (see docs/formats.md): ``ids`` (N,), ``delta`` (N, 4, P, T) float32,
 ``reference`` (N, T), ``bases`` (N, P) int8, ``tasks`` (T,), ``start``, ``end``.
 """
 
@@ -113,6 +113,7 @@ def ism_fasta(
     start: int | None = None,
     end: int | None = None,
     target: Sequence[int] | None = None,
+    rc: str = "none",
     task_names: Sequence[str] | None = None,
     chunk: int = 256,
     batch_size: int | None = None,
@@ -131,12 +132,12 @@ def ism_fasta(
     if not (out.parent if str(out.parent) else Path(".")).is_dir():
         raise InputError(f"output directory does not exist: {out.parent}", file=str(out))
     manifest = {"version": MANIFEST_VERSION, "model": model_id, "fasta": fingerprint(fasta), "start": start,
-                "end": end, "target": None if target is None else list(target), "chunk": chunk}
+                "end": end, "target": None if target is None else list(target), "rc": rc, "chunk": chunk}
     work = work_dir(out)
     reuse = _prepare_work(work, manifest)
     try:
         parts, stats = _run_chunks(model, fasta, work, reuse, chunk, on_chunk, progress,
-                                   dict(target=target, start=start, end=end, batch_size=batch_size,
+                                   dict(target=target, start=start, end=end, rc=rc, batch_size=batch_size,
                                         device=device))
     except SeqcnnError:
         shutil.rmtree(work, ignore_errors=True)  # bad input: nothing worth resuming
