@@ -123,6 +123,45 @@ def test_fasta_near_valid_text(text: str) -> None:
     _check_fasta(records)
 
 
+def _fast_path(path: Path) -> tuple[list[str], np.ndarray]:
+    from seqcnn.seq.fasta import read_fasta_one_hot
+
+    return read_fasta_one_hot(path)
+
+
+@st.composite
+def _equal_length_fasta(draw: st.DrawFn) -> str:
+    """Mostly valid FASTA whose records share a length: wrapped lines, CRLF, blank lines, rare junk."""
+    length = draw(st.integers(1, 30))
+    newline = draw(st.sampled_from(["\n", "\r\n"]))
+    parts = []
+    for i in range(draw(st.integers(1, 5))):
+        junk = draw(st.sampled_from(["", "", "X", "é", " "]))
+        seq = draw(_chars("ACGTNacgtnACGTRY" + junk, length, length))
+        width = draw(st.integers(1, length))
+        lines = [seq[j:j + width] for j in range(0, length, width)]
+        header = f">s{i}" + draw(st.sampled_from(["", " desc", "\tx"]))
+        parts.append(header + newline + newline.join(lines))
+    return draw(st.sampled_from(["", newline])) + newline.join(parts) + newline
+
+
+@FUZZ
+@given(st.one_of(_near_fasta(), _equal_length_fasta()))
+def test_fasta_fast_one_hot_path_agrees(text: str) -> None:
+    """The numba block path (``read_fasta_one_hot``) agrees with ``read_fasta`` + ``one_hot``."""
+    data = text.encode("utf-8")
+    fast = _parse_or_input_error(_fast_path, data, ".fa")
+    records = _parse_or_input_error(_fasta_records, data, ".fa")
+    expected = None if records is None else _encode([seq for _, seq in records],
+                                                     ids=[rid for rid, _ in records])
+    if expected is None:
+        assert fast is None, "fast path accepted what read_fasta + one_hot refuse"
+        return
+    assert fast is not None, "fast path refused records that read_fasta + one_hot accept"
+    assert fast[0] == [rid for rid, _ in records]
+    assert np.array_equal(fast[1], expected)
+
+
 @FEW
 @given(_near_fasta(), st.integers(0, 40))
 def test_fasta_gzip_whole_or_truncated(text: str, cut: int) -> None:
