@@ -213,8 +213,8 @@ def _writing(output: Path) -> Callable[[], bool]:
 
 @pytest.mark.slow
 def test_score_and_vep_killed_mid_run_leave_no_output(tmp_path: Path, tiny_model: Path) -> None:
-    fasta = _write_fasta_fast(tmp_path / "many.fa", 60_000, seed=1)
-    genome, vcf = _write_genome_and_vcf(tmp_path, 30_000, seed=2)
+    fasta = _write_fasta_fast(tmp_path / "many.fa", 150_000, seed=1)
+    genome, vcf = _write_genome_and_vcf(tmp_path, 60_000, seed=2)
     scores, effects = tmp_path / "scores.tsv", tmp_path / "effects.tsv"
     procs = {  # both at once: their start-up (imports) overlaps
         scores: _seqcnn("score", str(tiny_model), str(fasta), "-o", str(scores), "--quiet"),
