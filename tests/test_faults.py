@@ -7,7 +7,8 @@
 - ``ism`` killed after some chunks: the re-run reuses them (part files untouched) and the final
   ``.npz`` equals an uninterrupted run.
 
-NaN/Inf loss is covered by ``tests/test_train.py::test_nan_loss_stops_with_step_and_keeps_checkpoint``.
+- an infinite loss stops ``seqcnn train`` with one line naming the step, keeping the last good
+  checkpoint (NaN is covered by ``tests/test_train.py::test_nan_loss_stops_with_step_and_keeps_checkpoint``).
 """
 
 from __future__ import annotations
@@ -27,10 +28,12 @@ import pandas as pd
 import pytest
 import torch
 from click.testing import CliRunner
+from torch import nn
 
-from seqcnn.cli import cli
+from seqcnn.cli import cli, main
 from seqcnn.interpret.ism_stream import work_dir
 from seqcnn.modelfile import ModelMetadata, load_model, save_model
+from seqcnn.models import registry
 from seqcnn.models.registry import build_model
 from seqcnn.train.checkpoint import load_checkpoint
 
@@ -301,3 +304,57 @@ def test_ism_resume_keeps_finished_part_files(tmp_path: Path, tiny_model: Path,
         assert np.all(got["delta"][:8] == 7.0)
         assert np.array_equal(got["delta"][8:], want["delta"][8:])
         assert np.array_equal(got["ids"], want["ids"])
+
+
+# ---------------------------------------------------------------- infinite loss
+
+
+@pytest.fixture()
+def inf_model():
+    """A test-only architecture whose training logits blow up after 30 calls (float32 loss -> inf)."""
+
+    class InfAfter(nn.Module):
+        def __init__(self, num_classes: int, features: int) -> None:
+            super().__init__()
+            self.linear = nn.Linear(features, num_classes)
+            self.calls = 0
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            out = self.linear(x.flatten(1))
+            if self.training:
+                self.calls += 1
+                if self.calls > 30:  # class 0 at 3e38: the batch's summed cross-entropy overflows
+                    return out * 0 + torch.tensor([3e38] + [0.0] * (out.shape[1] - 1))
+            return out
+
+    def build(*, num_classes: int = 10, in_channels: int = 1, input_size: tuple = (8, 8)) -> nn.Module:
+        return InfAfter(num_classes, in_channels * input_size[0] * input_size[1])
+
+    registry.register_model("_test_inf", dims=2)(build)
+    yield "_test_inf"
+    del registry._REGISTRY["_test_inf"]
+
+
+def test_infinite_loss_stops_with_step_and_keeps_checkpoint(tmp_path: Path, inf_model: str,
+                                                            capsys: pytest.CaptureFixture) -> None:
+    config = tmp_path / "inf.yaml"
+    config.write_text(f"""\
+data: {{kind: images, images: digits, task_type: multiclass, batch_size: 16, limit: 400}}
+model: {{name: {inf_model}}}
+train: {{epochs: 3, lr: 0.005, checkpoint_every: 4, threads: 1}}
+output: {{plots: false}}
+""")
+    run = tmp_path / "run"
+    with pytest.raises(SystemExit) as exited:
+        main(["train", str(config), "--out", str(run), "--quiet"])  # the console entry point
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    # 400 images: 25 training steps per epoch here, so call 31 is step 6 of epoch 2
+    assert "loss became inf at epoch 2, step 6 (global step 31)" in lines[0]
+    assert f"the last good checkpoint is {run / 'checkpoint.pt'}" in lines[0]
+    state = load_checkpoint(run / "checkpoint.pt")
+    assert state["global_step"] == 28 and all(np.isfinite(r["train_loss"]) for r in state["history"])
+    if (run / "model.safetensors").exists():
+        assert load_model(run / "model.safetensors").metadata.architecture == inf_model
