@@ -47,6 +47,9 @@ RC_MODES = ("mean", "max", "none")
 WIDE_FIRST_LAYER = 64  # filters from which the table conv is used by default
 Scored = tuple[Chunk, np.ndarray]  # a chunk of keys and its scores (n, T)
 _PROBE_TOLERANCE = 1e-4
+AUTO_BATCH = 1024  # sequences a batch when the batch size is left to the scorer
+AUTO_BATCH_BYTES = 64 << 20  # ... and at most this much first-layer output (float32) a batch
+AUTO_MIN_BASES = 1 << 18  # ... but at least this many bases a batch (about 256 x 1,000 bp)
 
 
 @dataclass
@@ -194,6 +197,38 @@ class Scorer:
     def policy(self) -> LengthPolicy:
         return LengthPolicy(self.input_length, self.minimum)
 
+    def batch_plan(self, batch_size: int | None) -> tuple[int, int | None]:
+        """``(sequences, bases)`` per batch: a given ``batch_size`` as it is (no base limit); for
+        ``None``, up to ``AUTO_BATCH`` sequences whose first-layer output stays within
+        ``AUTO_BATCH_BYTES`` (at least ``AUTO_MIN_BASES`` bases). Small models run much faster in
+        large batches (per-batch overhead; oneDNN's conv), wide ones need the memory limit."""
+        if batch_size is not None:
+            if batch_size < 1:
+                raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
+            return batch_size, None
+        conv = next((m for m in self.model.modules() if isinstance(m, nn.Conv1d)), None)
+        channels = conv.out_channels if conv is not None else 4
+        return AUTO_BATCH, max(AUTO_MIN_BASES, AUTO_BATCH_BYTES // (4 * channels))
+
+
+def keep_freed_memory(retain: int = 512 << 20) -> bool:
+    """Ask glibc's malloc to serve large blocks from its heap and keep up to ``retain`` freed bytes,
+    so that the forward pass's large activations (64 MB a batch for DeepBind at 1024 sequences) reuse
+    memory instead of being mapped, page-faulted (zero-filled) and unmapped on every batch; that cost
+    ~45% of the forward time on the benchmark machine. Process-wide, so meant for CLI commands; a
+    no-op (False) where the C library is not glibc."""
+    import ctypes
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        mallopt = ctypes.CDLL(None).mallopt  # the C library's symbols, as the interpreter links them
+    except (OSError, AttributeError):
+        return False
+    m_trim_threshold, m_mmap_max = -1, -4
+    return bool(mallopt(m_mmap_max, 0) and mallopt(m_trim_threshold, int(retain)))
+
 
 def _set_submodule(root: nn.Module, name: str, module: nn.Module) -> None:
     parent_name, _, attr = name.rpartition(".")
@@ -236,19 +271,21 @@ def iter_scores(scorer: Scorer, chunks: Iterable[Chunk], *, progress: bool = Fal
         bar.close()
 
 
-def score_records(scorer: Scorer, records: Iterable[tuple[Any, str]], *, batch_size: int = 256,
+def score_records(scorer: Scorer, records: Iterable[tuple[Any, str]], *, batch_size: int | None = 256,
                   file: str | None = None, skip_invalid: bool = False, echo: bool = False,
                   progress: bool = False, stats: ScoreStats | None = None) -> Iterator[Scored]:
     """Stream ``(id, sequence)`` records through ``scorer``: yields (chunk, scores ``(n, T)``) in input
-    order. ``stats`` (filled as records are read) counts padded/cropped/skipped records."""
+    order. ``stats`` (filled as records are read) counts padded/cropped/skipped records.
+    ``batch_size=None`` lets the scorer choose (:meth:`Scorer.batch_plan`)."""
     stats = stats if stats is not None else ScoreStats()
+    batch_size, max_bases = scorer.batch_plan(batch_size)
     chunks = record_chunks(records, scorer.prepare, scorer.policy(), stats, batch_size=batch_size,
-                           file=file, skip_invalid=skip_invalid, echo=echo)
+                           file=file, skip_invalid=skip_invalid, echo=echo, max_bases=max_bases)
     yield from iter_scores(scorer, chunks, progress=progress)
 
 
 def score_windows(scorer: Scorer, records: Iterable[tuple[str, str]], *, window: int, step: int,
-                  batch_size: int = 256, file: str | None = None, skip_invalid: bool = False,
+                  batch_size: int | None = 256, file: str | None = None, skip_invalid: bool = False,
                   progress: bool = False, stats: ScoreStats | None = None) -> Iterator[Scored]:
     """Scan each record with ``window``-long windows every ``step`` bases; chunk keys are
     ``(id, start, end)`` (0-based, end exclusive)."""
@@ -259,8 +296,9 @@ def score_windows(scorer: Scorer, records: Iterable[tuple[str, str]], *, window:
     if not scorer.input_length and window < scorer.minimum:  # fixed-length models fix the window
         raise ConfigError(f"--window {window} is shorter than the model's receptive field {scorer.minimum}")
     stats = stats if stats is not None else ScoreStats()
+    batch_size, max_bases = scorer.batch_plan(batch_size)
     chunks = window_chunks(records, scorer.prepare, stats, window=window, step=step, batch_size=batch_size,
-                           file=file, skip_invalid=skip_invalid)
+                           file=file, skip_invalid=skip_invalid, max_bases=max_bases)
     yield from iter_scores(scorer, chunks, progress=progress, desc="windows")
 
 

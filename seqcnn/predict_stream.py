@@ -147,17 +147,28 @@ def record_chunks(
     skip_invalid: bool = False,
     echo: bool = False,
     chunk_batches: int = 4,
+    max_bases: int | None = None,
 ) -> Iterator[Chunk]:
-    """Chunks of ``batch_size * chunk_batches`` records; equal lengths are batched together."""
+    """Chunks of ``batch_size * chunk_batches`` records; equal lengths are batched together, at
+    most ``batch_size`` sequences and (when given) ``max_bases`` bases (but at least one
+    sequence) a batch."""
     pending: list[tuple[Any, str]] = []
     for record in records:
         stats.n_records += 1
         pending.append(record)
         if len(pending) >= batch_size * chunk_batches:
-            yield _chunk(pending, prepare, policy, stats, batch_size, file, skip_invalid, echo)
+            yield _chunk(pending, prepare, policy, stats, batch_size, file, skip_invalid, echo, max_bases)
             pending = []
     if pending:
-        yield _chunk(pending, prepare, policy, stats, batch_size, file, skip_invalid, echo)
+        yield _chunk(pending, prepare, policy, stats, batch_size, file, skip_invalid, echo, max_bases)
+
+
+def rows_per_batch(batch_size: int, length: int, max_bases: int | None) -> int:
+    """``batch_size``, lowered so that a batch of ``length``-long inputs holds at most
+    ``max_bases`` bases (never below one)."""
+    if max_bases is None:
+        return batch_size
+    return max(1, min(batch_size, max_bases // max(length, 1)))
 
 
 def _encode_chunk(items: list[tuple[Any, str]], file: str | None, stats: ScoreStats,
@@ -175,7 +186,8 @@ def _encode_chunk(items: list[tuple[Any, str]], file: str | None, stats: ScoreSt
 
 
 def _chunk(items: list[tuple[Any, str]], prepare: Callable[[np.ndarray], Any], policy: LengthPolicy,
-           stats: ScoreStats, batch_size: int, file: str | None, skip_invalid: bool, echo: bool) -> Chunk:
+           stats: ScoreStats, batch_size: int, file: str | None, skip_invalid: bool, echo: bool,
+           max_bases: int | None = None) -> Chunk:
     valid = []
     for key, seq, codes in _encode_chunk(items, file, stats, skip_invalid):
         fitted = policy.fit(seq, stats)
@@ -184,9 +196,10 @@ def _chunk(items: list[tuple[Any, str]], prepare: Callable[[np.ndarray], Any], p
     for i, (_, _, codes) in enumerate(valid):
         by_length.setdefault(len(codes), []).append(i)
     groups = []
-    for rows in by_length.values():
-        for start in range(0, len(rows), batch_size):
-            idx = np.asarray(rows[start : start + batch_size])
+    for length, rows in by_length.items():
+        step = rows_per_batch(batch_size, length, max_bases)
+        for start in range(0, len(rows), step):
+            idx = np.asarray(rows[start : start + step])
             groups.append((idx, prepare(np.stack([valid[i][2] for i in idx]))))
     return Chunk([k for k, _, _ in valid], groups, [s for _, s, _ in valid] if echo else None)
 
@@ -212,9 +225,11 @@ def window_chunks(
     batch_size: int,
     file: str | None = None,
     skip_invalid: bool = False,
+    max_bases: int | None = None,
 ) -> Iterator[Chunk]:
     """Chunks of ``(id, start, end)`` windows over each record (one batch per chunk); a record
     shorter than ``window`` is padded with N (centred) and reported with its real end."""
+    batch_size = rows_per_batch(batch_size, window, max_bases)
     keys: list[tuple[str, int, int]] = []
     rows: list[np.ndarray] = []
     for rid, seq in records:

@@ -14,6 +14,9 @@ from seqcnn.cli.options import batch_size_option, device_option, quiet_option
 
 rc_option = click.option("--rc", type=click.Choice(["mean", "max", "none"]), default=None,
                          help="Combine both strands (default: the model file's rc_mode).")
+score_batch_option = click.option(
+    "--batch-size", "-b", type=click.IntRange(1), default=None,
+    help="Sequences per batch [default: up to 1024, fewer for wide first layers or long sequences].")
 logits_option = click.option("--logits", is_flag=True, help="Raw model outputs instead of probabilities.")
 
 
@@ -43,8 +46,9 @@ def _report_skipped(skipped: list[str]) -> None:
 
 def _scorer(model_path: str, device: str | None, rc: str | None, logits: bool) -> Any:
     from seqcnn.modelfile import load_model
-    from seqcnn.predict import Scorer
+    from seqcnn.predict import Scorer, keep_freed_memory
 
+    keep_freed_memory()
     return Scorer(load_model(model_path), device=device, rc=rc, logits=logits)
 
 
@@ -63,12 +67,12 @@ def _scorer(model_path: str, device: str | None, rc: str | None, logits: bool) -
 @click.option("--step", type=click.IntRange(1), default=None, help="Window step (default: the window).")
 @click.option("--record-max", default=None, help="With --window: also write each record's maximum here.")
 @click.option("--skip-invalid", is_flag=True, help="Skip records with invalid bases (ids listed on stderr).")
-@batch_size_option
+@score_batch_option
 @device_option
 @quiet_option
 def score(model_path: str, fasta: str, output: str, echo: bool, no_header: bool, logits: bool,
           rc: str | None, bed_path: str | None, genome: str | None, window: int | None, step: int | None,
-          record_max: str | None, skip_invalid: bool, batch_size: int, device: str | None,
+          record_max: str | None, skip_invalid: bool, batch_size: int | None, device: str | None,
           quiet: bool) -> None:
     """Score FASTA records (or BED intervals) with MODEL: one row per record, a column per task.
 
@@ -100,7 +104,7 @@ def score(model_path: str, fasta: str, output: str, echo: bool, no_header: bool,
 
 
 def _score_fasta(scorer: Any, fasta: str, output: str, echo: bool, header: bool, skip_invalid: bool,
-                 batch_size: int, quiet: bool, stats: Any) -> None:
+                 batch_size: int | None, quiet: bool, stats: Any) -> None:
     from seqcnn.predict import score_records
     from seqcnn.seq.fasta import read_fasta
     from seqcnn.tables import open_table
@@ -126,7 +130,7 @@ def _check_scored(table: Any, source: str, stats: Any) -> None:
 
 
 def _score_bed(scorer: Any, bed_path: str, genome_path: str, output: str, echo: bool, header: bool,
-               skip_invalid: bool, batch_size: int, quiet: bool, stats: Any) -> None:
+               skip_invalid: bool, batch_size: int | None, quiet: bool, stats: Any) -> None:
     from seqcnn.predict import score_records
     from seqcnn.seq.genome import Genome, iter_bed_sequences, read_bed
     from seqcnn.tables import open_table
@@ -147,7 +151,7 @@ def _score_bed(scorer: Any, bed_path: str, genome_path: str, output: str, echo: 
 
 
 def _score_windows(scorer: Any, fasta: str, output: str, window: int, step: int, record_max: str | None,
-                   header: bool, skip_invalid: bool, batch_size: int, quiet: bool, stats: Any) -> None:
+                   header: bool, skip_invalid: bool, batch_size: int | None, quiet: bool, stats: Any) -> None:
     from seqcnn.predict import RecordMax, score_windows
     from seqcnn.seq.fasta import read_fasta
     from seqcnn.tables import open_table
