@@ -153,7 +153,9 @@ class SeenIds:
         self._recent |= block
         if len(self._recent) >= self.RECENT:
             old = np.fromiter((hash(i) for i in self._recent), dtype=np.int64, count=len(self._recent))
-            self._hashes = np.sort(np.concatenate([self._hashes, old]))
+            merged = np.concatenate([self._hashes, old])
+            merged.sort()  # in place: two copies at the peak, not three
+            self._hashes = merged
             self._recent.clear()
 
     def _seen_hash(self, ids: list[str]) -> bool:
