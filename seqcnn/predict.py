@@ -48,7 +48,7 @@ WIDE_FIRST_LAYER = 64  # filters from which the table conv is used by default
 Scored = tuple[Chunk, np.ndarray]  # a chunk of keys and its scores (n, T)
 _PROBE_TOLERANCE = 1e-4
 AUTO_BATCH = 1024  # sequences a batch when the batch size is left to the scorer
-AUTO_BATCH_BYTES = 64 << 20  # ... and at most this much first-layer output (float32) a batch
+AUTO_BATCH_BYTES = 16 << 20  # ... and at most this much first-layer output (float32) a batch
 AUTO_MIN_BASES = 1 << 18  # ... but at least this many bases a batch (about 256 x 1,000 bp)
 
 
@@ -202,8 +202,10 @@ class Scorer:
     def batch_plan(self, batch_size: int | None) -> tuple[int, int | None]:
         """``(sequences, bases)`` per batch: a given ``batch_size`` as it is (no base limit); for
         ``None``, up to ``AUTO_BATCH`` sequences whose first-layer output stays within
-        ``AUTO_BATCH_BYTES`` (at least ``AUTO_MIN_BASES`` bases). Small models run much faster in
-        large batches (per-batch overhead; oneDNN's conv), wide ones need the memory limit."""
+        ``AUTO_BATCH_BYTES`` (at least ``AUTO_MIN_BASES`` bases): ~262 sequences of 1,000 bp for
+        DeepBind or Basset, 1,024 short ones. Measured on 1,000 bp DeepBind input: 256 sequences
+        ran at 57k/s, 1,024 at 39k/s on a quiet machine (64 MB of activations leave the cache);
+        short inputs need large batches to amortise the per-batch Python overhead."""
         if batch_size is not None:
             if batch_size < 1:
                 raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
@@ -215,10 +217,11 @@ class Scorer:
 
 def keep_freed_memory(retain: int = 512 << 20) -> bool:
     """Ask glibc's malloc to serve large blocks from its heap and keep up to ``retain`` freed bytes,
-    so that the forward pass's large activations (64 MB a batch for DeepBind at 1024 sequences) reuse
-    memory instead of being mapped, page-faulted (zero-filled) and unmapped on every batch; that cost
-    ~45% of the forward time on the benchmark machine. Process-wide, so meant for CLI commands; a
-    no-op (False) where the C library is not glibc."""
+    so that the forward pass's large activations (16 MB a batch for DeepBind at 256 sequences) reuse
+    memory instead of being mapped, page-faulted (zero-filled) and unmapped on every batch (at 1,024
+    DeepBind sequences a batch that made the forward 2.6x slower: 15k vs 39k sequences/s; at 256 it
+    happens under load). Process-wide, so meant for CLI commands; a no-op (False) where the C
+    library is not glibc."""
     import ctypes
     import sys
 
