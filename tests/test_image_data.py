@@ -23,8 +23,8 @@ from seqcnn.data.images import (
     load_npz,
     read_image,
     split_indices,
-    synthetic_segmentation,
 )
+from seqcnn.data.shapes import synthetic_segmentation
 from seqcnn.errors import InputError
 
 BAD = Path(__file__).resolve().parent / "data" / "bad"

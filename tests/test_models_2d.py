@@ -258,7 +258,7 @@ def test_lenet_learns_digits() -> None:
 
 
 def test_unet_learns_synthetic_segmentation() -> None:
-    from seqcnn.data.images import synthetic_segmentation
+    from seqcnn.data.shapes import synthetic_segmentation
 
     torch.manual_seed(0)
     train, _, test, info = synthetic_segmentation(n=160, size=16, seed=0)

@@ -19,6 +19,7 @@ from torch.utils.data import Dataset, DistributedSampler
 from seqcnn.config import DataConfig
 from seqcnn.data import images as image_data
 from seqcnn.data.sequences import SequenceAugment, load_sequence_splits
+from seqcnn.data.shapes import synthetic_segmentation
 from seqcnn.errors import ConfigError
 from seqcnn.seq.encode import upcast
 
@@ -72,7 +73,7 @@ def _prepare_images(cfg: DataConfig, seed: int) -> PreparedData:
         if source == "digits":
             splits = image_data.load_digits(**options)
         elif source == "segmentation":
-            splits = image_data.synthetic_segmentation(**options)
+            splits = synthetic_segmentation(**options)
         elif source in ("folder", "npz"):
             if cfg.path is None:
                 raise ConfigError(f"data.path is required for data.images {source!r}")
