@@ -7,6 +7,7 @@ Split out of ``seqcnn.data.images`` (which re-exports these names).
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -19,7 +20,7 @@ def _is_mask(x: Tensor, y: Tensor | None) -> bool:
     return y is not None and y.ndim == x.ndim - 1 and y.ndim >= 2 and y.shape[-2:] == x.shape[-2:]
 
 
-class ImageTransform:
+class ImageTransform(abc.ABC):
     """Base of the augmentations: ``t(x)`` returns the new ``x``; ``t(x, y)`` returns ``(x, y)``.
 
     ``x`` is one image ``(C, H, W)`` or a batch ``(N, C, H, W)``; in a batch each image draws its own
@@ -45,9 +46,9 @@ class ImageTransform:
         y_out = y if not mask else (yb if batched else yb.squeeze(0))  # type: ignore[union-attr]
         return x_out, y_out
 
+    @abc.abstractmethod
     def transform(self, x: Tensor, y: Tensor | None) -> tuple[Tensor, Tensor | None]:
         """Transform a batch ``x`` ``(N, C, H, W)`` and its masks ``y`` ``(N, H, W)`` (or None)."""
-        raise NotImplementedError
 
     def _rand(self, draw: Callable[..., Tensor], *args: Any, device: torch.device, **kwargs: Any) -> Tensor:
         """``draw(*args)`` from ``generator`` on ``device`` (drawn where the generator lives, then moved)."""

@@ -19,6 +19,7 @@ order.
 
 from __future__ import annotations
 
+import abc
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -106,17 +107,19 @@ def shift(t: torch.Tensor, left: int, width: int) -> torch.Tensor:
 
 
 @dataclass
-class Step:
+class Step(abc.ABC):
     """One recorded op and where its outputs go."""
 
     op: Op
     out: int  # index of the (first) output value
 
-    def run(self, ctx: BlockContext, env: dict[int, Any]) -> None:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    def run(self, ctx: BlockContext, env: dict[int, Any]) -> None:
+        """Compute this op's outputs for the block into ``env``."""
 
     def prepare(self, period: int, start: int) -> None:
         """Build per-residue tables once the period of the windows is known."""
+        del period, start  # most ops need no tables; those that do override this
 
 
 @dataclass
