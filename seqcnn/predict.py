@@ -8,6 +8,7 @@ the task type and the one-hot fast path of ``seqcnn.predict_fast``; ``score_reco
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
 import warnings
@@ -21,6 +22,7 @@ from torch import nn
 
 from seqcnn.device import resolve_device
 from seqcnn.errors import ConfigError, InputError
+from seqcnn.predict_blocks import FusedFirstBlock, fusable_first_block
 from seqcnn.predict_fast import (
     N_FAST_CODES,
     FastPathBypassed,
@@ -29,16 +31,17 @@ from seqcnn.predict_fast import (
     onehot_to_codes,
     reverse_complement_codes,
 )
+from seqcnn.predict_fft import FFTConv1d, install_fft_convs, set_enabled
 from seqcnn.predict_stream import (
     Chunk,
     LengthPolicy,
     ScoreStats,
     background,
+    fasta_chunks,
     record_chunks,
     window_chunks,
 )
 from seqcnn.progress import progress_bar
-from seqcnn.seq.fasta import read_fasta
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -50,6 +53,8 @@ _PROBE_TOLERANCE = 1e-4
 AUTO_BATCH = 1024  # sequences a batch when the batch size is left to the scorer
 AUTO_BATCH_BYTES = 16 << 20  # ... and at most this much first-layer output (float32) a batch
 AUTO_MIN_BASES = 1 << 18  # ... but at least this many bases a batch (about 256 x 1,000 bp)
+FUSED_BATCH = 4096  # the same when a fused first block with global pooling does all the work ...
+FUSED_BATCH_BASES = 1 << 22  # ... (4 MB of codes a batch)
 
 
 @dataclass
@@ -96,25 +101,61 @@ class Scorer:
         self.input_length: int | None = length
         self.minimum = int(getattr(model, "receptive_field", 1) or 1)
         self.tasks: list[str] = list(meta.tasks) if meta is not None and meta.tasks else []
-        self.table: TableConv1d | None = None if fast is False else self._install_table(auto=fast is None)
+        self._restore: list[tuple[str, nn.Module]] = []  # (name, original module) to undo the fast path
+        self.table: TableConv1d | FusedFirstBlock | None = None
+        if fast is not False:
+            self.table = self._install_table(auto=fast is None)
+            self._install_fft()
 
     # -- fast path ---------------------------------------------------------------------------
-    def _install_table(self, auto: bool) -> TableConv1d | None:
-        """Swap the first Conv1d for its table version, keeping it only if a probe batch agrees
-        (and, when ``auto``, only for first layers of at least WIDE_FIRST_LAYER filters)."""
-        found = next(((n, m) for n, m in self.model.named_modules() if isinstance(m, nn.Conv1d)), None)
-        if found is None or not TableConv1d.supports(found[1]) or self.device.type != "cpu":
+    def _install_table(self, auto: bool) -> TableConv1d | FusedFirstBlock | None:
+        """Swap the first block (conv, norm, activation, pooling) for its fused table version
+        (``seqcnn.predict_blocks``), or else the first Conv1d for its table version (when ``auto``,
+        only for first layers of at least WIDE_FIRST_LAYER filters); kept only if a probe batch
+        agrees with the plain forward."""
+        if self.device.type != "cpu":
             return None
-        name, conv = found
-        if auto and conv.out_channels < WIDE_FIRST_LAYER:
-            return None
-        table = TableConv1d(conv)
-        _set_submodule(self.model, name, table)
-        self.table = table
+        fusable = fusable_first_block(self.model)
+        if fusable is not None:
+            block_name, block, pool_name = fusable
+            pool = self.model.get_submodule(pool_name) if pool_name else None
+            module: nn.Module = FusedFirstBlock(block, pool)
+            swaps = [(block_name, module)] + ([(pool_name, nn.Identity())] if pool_name else [])
+        else:
+            found = next(((n, m) for n, m in self.model.named_modules() if isinstance(m, nn.Conv1d)), None)
+            if found is None or not TableConv1d.supports(found[1]):
+                return None
+            if auto and found[1].out_channels < WIDE_FIRST_LAYER:
+                return None
+            module = TableConv1d(found[1])
+            swaps = [(found[0], module)]
+        self._restore = [(name, self.model.get_submodule(name)) for name, _ in swaps]
+        for name, replacement in swaps:
+            _set_submodule(self.model, name, replacement)
+        self.table = module
         if self._probe_agrees():
-            return table
-        _set_submodule(self.model, name, conv)
+            return module
+        self._drop_table()
         return None
+
+    def _install_fft(self) -> None:
+        """Swap wide later convolutions for FFT ones (``seqcnn.predict_fft``, CPU), kept only if a
+        probe batch agrees with the direct convolutions."""
+        if self.device.type != "cpu":
+            return
+        swapped = install_fft_convs(self.model, skip=self.table)
+        if not swapped:
+            return
+        rng = np.random.default_rng(1)
+        length = self.input_length or max(self.minimum, 64)
+        prepared = self.prepare(rng.integers(0, 5, size=(2, length), dtype=np.uint8))
+        fast = self.run(prepared)
+        set_enabled(self.model, False)
+        plain = self.run(prepared)
+        set_enabled(self.model, True)
+        if not np.allclose(fast, plain, rtol=_PROBE_TOLERANCE, atol=_PROBE_TOLERANCE):
+            for name, original in swapped:
+                _set_submodule(self.model, name, original)
 
     def _probe_agrees(self) -> bool:
         rng = np.random.default_rng(0)
@@ -175,7 +216,11 @@ class Scorer:
                 n, length = prepared.codes.shape
                 token = torch.zeros(()).expand(n, 4, length)
                 self.table.arm(token, prepared.codes)
-                out = self.model(token)
+                if self._tiny_rest:
+                    with intra_op_threads(1):
+                        out = self.model(token)
+                else:
+                    out = self.model(token)
             else:
                 out = self.model(prepared.onehot.to(self.device, non_blocking=True))
             out = _task_output(out).float()
@@ -187,9 +232,17 @@ class Scorer:
                 return torch.softmax(out, dim=1)
             return out
 
+    @property
+    def _tiny_rest(self) -> bool:
+        """True when a fused first block with global pooling leaves only a small dense head to torch:
+        that head then runs on one thread (two OpenMP threads on tiny matrices, competing with the
+        input thread and the kernel's threads, made DeepBind-size scoring 1.5x slower)."""
+        return isinstance(self.table, FusedFirstBlock) and self.table.global_pool is not None
+
     def _drop_table(self) -> None:
-        name = next(n for n, m in self.model.named_modules() if m is self.table)
-        _set_submodule(self.model, name, self.table.conv)
+        for name, original in self._restore:
+            _set_submodule(self.model, name, original)
+        self._restore = []
         self.table = None
 
     def task_names(self, n_tasks: int) -> list[str]:
@@ -210,9 +263,29 @@ class Scorer:
             if batch_size < 1:
                 raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
             return batch_size, None
+        if self._tiny_rest:  # only codes and pooled features in memory: large batches, less overhead
+            return FUSED_BATCH, FUSED_BATCH_BASES
         conv = next((m for m in self.model.modules() if isinstance(m, nn.Conv1d)), None)
         channels = conv.out_channels if conv is not None else 4
+        if any(isinstance(m, FFTConv1d) for m in self.model.modules()):
+            # the spectra of a batch take ~4x its activations: 128 x 1 kbp Basset batches scored as
+            # fast as 256 with a third of the page faults (peak memory 0.9 instead of 1.1 GB)
+            return AUTO_BATCH, max(AUTO_MIN_BASES // 2, AUTO_BATCH_BYTES // (4 * channels))
         return AUTO_BATCH, max(AUTO_MIN_BASES, AUTO_BATCH_BYTES // (4 * channels))
+
+
+@contextlib.contextmanager
+def intra_op_threads(n: int) -> Iterator[None]:
+    """Run torch on ``n`` intra-op threads inside the block (process-wide), then restore."""
+    old = torch.get_num_threads()
+    if old == n:
+        yield
+        return
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
 
 
 def keep_freed_memory(retain: int = 512 << 20) -> bool:
@@ -286,6 +359,18 @@ def score_records(scorer: Scorer, records: Iterable[tuple[Any, str]], *, batch_s
     batch_size, max_bases = scorer.batch_plan(batch_size)
     chunks = record_chunks(records, scorer.prepare, scorer.policy(), stats, batch_size=batch_size,
                            file=file, skip_invalid=skip_invalid, echo=echo, max_bases=max_bases)
+    yield from iter_scores(scorer, chunks, progress=progress)
+
+
+def score_fasta(scorer: Scorer, path: str, *, batch_size: int | None = 256, skip_invalid: bool = False,
+                echo: bool = False, progress: bool = False,
+                stats: ScoreStats | None = None) -> Iterator[Scored]:
+    """:func:`score_records` of the FASTA file ``path`` (``-``: stdin), read a block at a time: blocks
+    of equal-length valid records skip the per-record path (``predict_stream.fasta_chunks``)."""
+    stats = stats if stats is not None else ScoreStats()
+    batch_size, max_bases = scorer.batch_plan(batch_size)
+    chunks = fasta_chunks(path, scorer.prepare, scorer.policy(), stats, batch_size=batch_size,
+                          skip_invalid=skip_invalid, echo=echo, max_bases=max_bases)
     yield from iter_scores(scorer, chunks, progress=progress)
 
 
@@ -371,8 +456,7 @@ def _predict_fasta(scorer: Scorer, path: str, batch_size: int, progress: bool) -
     stats = ScoreStats()
     ids: list[str] = []
     parts: list[np.ndarray] = []
-    for chunk, scores in score_records(scorer, read_fasta(path), batch_size=batch_size, file=path,
-                                       progress=progress, stats=stats):
+    for chunk, scores in score_fasta(scorer, path, batch_size=batch_size, progress=progress, stats=stats):
         ids.extend(chunk.keys)
         parts.append(scores)
     _warn_lengths(stats, scorer)

@@ -17,6 +17,7 @@ input first, and the scorer falls back to the plain forward).
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numba
 import numpy as np
@@ -129,10 +130,10 @@ class TableConv1d(nn.Module):
         kernel, out_ch = conv.kernel_size[0], conv.out_channels
         self.conv = conv
         self.kernel, self.stride, self.out_channels = kernel, conv.stride[0], out_ch
-        self.pad_left, self.pad_right = _padding(conv)
+        self.pad_left, self.pad_right = conv_padding(conv)
         self.group = _choose_group(kernel, out_ch)
         self.n_groups = math.ceil(kernel / self.group)
-        self.table = _build_table(conv, self.group, self.n_groups).numpy()  # (n_groups * 6**g, O)
+        self.table = build_table(conv, self.group, self.n_groups)  # (n_groups * 6**g, O)
         self._token: torch.Tensor | None = None
         self._codes: np.ndarray | None = None
 
@@ -201,7 +202,8 @@ def _table_conv(codes: np.ndarray, table: np.ndarray, pad_left: int, g: int, str
                     dst[o] += src[o]
 
 
-def _padding(conv: nn.Conv1d) -> tuple[int, int]:
+def conv_padding(conv: nn.Conv1d) -> tuple[int, int]:
+    """(left, right) zero padding of a Conv1d."""
     if conv.padding == "valid":
         return 0, 0
     if conv.padding == "same":
@@ -220,17 +222,20 @@ def _choose_group(kernel: int, out_channels: int) -> int:
     return best
 
 
-def _build_table(conv: nn.Conv1d, g: int, n_groups: int) -> torch.Tensor:
-    """Rows ``j * 6**g + code`` hold the summed weights of group ``j`` for grouped ``code``; the
-    bias is folded into group 0. Shape ``(n_groups * 6**g, out_channels)``, float32."""
+def build_table(conv: nn.Conv1d, g: int, n_groups: int, dtype: Any = np.float32, radix: int = N_FAST_CODES
+                ) -> np.ndarray:
+    """Rows ``j * radix**g + code`` hold the summed weights of group ``j`` for grouped ``code`` (``g``
+    codes as a base-``radix`` number, first base least significant); the bias is folded into group
+    0. ``radix`` 6 covers A C G T N pad, 4 only A C G T. Shape ``(n_groups * radix**g,
+    out_channels)``, summed in float64."""
     weight = conv.weight.detach().to("cpu", torch.float64).numpy()  # (O, 4, K)
     out_ch, _, kernel = weight.shape
     per_code = np.zeros((n_groups * g, N_FAST_CODES, out_ch))  # (position, code, O)
     per_code[:kernel, :4] = weight.transpose(2, 1, 0)
     per_code[:kernel, CODE_N] = weight.sum(1).T * 0.25
-    digits = np.indices((N_FAST_CODES,) * g).reshape(g, -1)[::-1]  # digit t of every grouped code
+    digits = np.indices((radix,) * g).reshape(g, -1)[::-1]  # digit t of every grouped code
     table = np.stack([sum(per_code[j * g + t, digits[t]] for t in range(g)) for j in range(n_groups)])
-    table = table.reshape(n_groups * N_FAST_CODES**g, out_ch)
+    table = table.reshape(n_groups * radix**g, out_ch)
     if conv.bias is not None:
-        table[: N_FAST_CODES**g] += conv.bias.detach().to("cpu", torch.float64).numpy()
-    return torch.from_numpy(table.astype(np.float32))
+        table[: radix**g] += conv.bias.detach().to("cpu", torch.float64).numpy()
+    return np.ascontiguousarray(table, dtype=dtype)

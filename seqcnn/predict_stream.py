@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from seqcnn.errors import InputError
-from seqcnn.predict_fast import encode_codes, first_invalid
+from seqcnn.predict_fast import BYTE_TO_CODE, encode_codes, first_invalid
 from seqcnn.seq.encode import pad_or_crop
 
 _END = object()
@@ -161,6 +161,55 @@ def record_chunks(
             pending = []
     if pending:
         yield _chunk(pending, prepare, policy, stats, batch_size, file, skip_invalid, echo, max_bases)
+
+
+def fasta_chunks(
+    path: str,
+    prepare: Callable[[np.ndarray], Any],
+    policy: LengthPolicy,
+    stats: ScoreStats,
+    *,
+    batch_size: int,
+    skip_invalid: bool = False,
+    echo: bool = False,
+    max_bases: int | None = None,
+) -> Iterator[Chunk]:
+    """Chunks of the FASTA file ``path`` (``-``: stdin), one per ~4 MiB read block, as
+    :func:`record_chunks` makes them. A block whose records all have one length the model takes
+    and only valid bases goes from the parser's bytes to batches of codes with one table lookup
+    and no per-record objects (the common case: 0.3 s instead of 0.7 s for 100,000 x 1 kbp);
+    any other block (or ``echo``) goes record by record, with the same checks and messages."""
+    from seqcnn.seq.fasta import read_fasta_blocks
+
+    for block in read_fasta_blocks(path):
+        stats.n_records += len(block.ids)
+        chunk = None if echo else _block_chunk(block.ids, block.seq, block.offsets, prepare, policy,
+                                               batch_size, max_bases)
+        if chunk is not None:
+            yield chunk
+            continue
+        records = list(zip(block.ids, block.texts(), strict=True))
+        step = batch_size * 4
+        for start in range(0, len(records), step):
+            yield _chunk(records[start:start + step], prepare, policy, stats, batch_size, path, skip_invalid,
+                         echo, max_bases)
+
+
+def _block_chunk(ids: list[str], seq: np.ndarray, offsets: np.ndarray, prepare: Callable[[np.ndarray], Any],
+                 policy: LengthPolicy, batch_size: int, max_bases: int | None) -> Chunk | None:
+    """The chunk of one block of equal-length, valid records, or None when it needs the record path."""
+    lengths = np.diff(offsets)
+    length = int(lengths[0])
+    if (lengths != length).any() or length != (policy.length or max(length, policy.minimum)):
+        return None
+    codes = BYTE_TO_CODE[seq]
+    if first_invalid(codes) is not None:
+        return None
+    codes = codes.reshape(len(ids), length)
+    step = rows_per_batch(batch_size, length, max_bases)
+    starts = range(0, len(ids), step)
+    groups = [(np.arange(a, min(a + step, len(ids))), prepare(codes[a:a + step])) for a in starts]
+    return Chunk(list(ids), groups)
 
 
 def rows_per_batch(batch_size: int, length: int, max_bases: int | None) -> int:

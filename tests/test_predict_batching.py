@@ -6,7 +6,9 @@ import numpy as np
 import torch
 
 from seqcnn.models.registry import build_model
-from seqcnn.predict import AUTO_BATCH, Scorer, score_records, score_windows
+from seqcnn.predict import AUTO_BATCH, FUSED_BATCH, FUSED_BATCH_BASES, Scorer, score_records, score_windows
+from seqcnn.predict_blocks import FusedFirstBlock
+from seqcnn.predict_fft import FFTConv1d
 from seqcnn.predict_stream import rows_per_batch
 
 
@@ -24,14 +26,26 @@ def test_rows_per_batch() -> None:
 
 def test_batch_plan_depends_on_first_layer_width() -> None:
     torch.manual_seed(0)
-    narrow = Scorer(build_model("deepbind", n_tasks=1), rc="none")
-    wide = Scorer(build_model("basset", n_tasks=3, input_length=1000), rc="none")
+    narrow = Scorer(build_model("deepbind", n_tasks=1), rc="none", fast=False)  # plain forward
+    wide = Scorer(build_model("basset", n_tasks=3, input_length=1000), rc="none", fast=False)
     assert narrow.batch_plan(64) == (64, None)
     size, bases = narrow.batch_plan(None)
     assert size == AUTO_BATCH and 200 <= bases // 1000 < AUTO_BATCH  # ~256 of 1,000 bp
     assert bases // 200 >= AUTO_BATCH  # short inputs: full batches
     size, bases = wide.batch_plan(None)
     assert bases // 1000 < AUTO_BATCH and bases // 1000 >= 200
+
+
+def test_batch_plan_of_the_fast_paths() -> None:
+    torch.manual_seed(0)
+    pooled = Scorer(build_model("deepbind", n_tasks=1), rc="none")  # fused first block + global max
+    assert isinstance(pooled.table, FusedFirstBlock)
+    assert pooled.batch_plan(None) == (FUSED_BATCH, FUSED_BATCH_BASES)  # only codes in memory
+    assert pooled.batch_plan(64) == (64, None)
+    fft = Scorer(build_model("basset", n_tasks=3, input_length=1000), rc="none")
+    assert any(isinstance(m, FFTConv1d) for m in fft.model.modules())
+    size, bases = fft.batch_plan(None)  # FFT spectra: half the bases of the plain plan
+    assert size == AUTO_BATCH and 100 <= bases // 1000 < 200
 
 
 def test_auto_batches_give_the_same_scores() -> None:

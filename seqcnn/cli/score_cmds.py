@@ -105,12 +105,11 @@ def score(model_path: str, fasta: str, output: str, echo: bool, no_header: bool,
 
 def _score_fasta(scorer: Any, fasta: str, output: str, echo: bool, header: bool, skip_invalid: bool,
                  batch_size: int | None, quiet: bool, stats: Any) -> None:
-    from seqcnn.predict import score_records
-    from seqcnn.seq.fasta import read_fasta
+    from seqcnn.predict import score_fasta
     from seqcnn.tables import open_table
 
-    stream = score_records(scorer, read_fasta(fasta), batch_size=batch_size, file=fasta,
-                           skip_invalid=skip_invalid, echo=echo, progress=not quiet, stats=stats)
+    stream = score_fasta(scorer, fasta, batch_size=batch_size, skip_invalid=skip_invalid, echo=echo,
+                         progress=not quiet, stats=stats)
     with open_table(output, header=header) as table:
         for chunk, scores in stream:
             cols: dict[str, Any] = {"id": chunk.keys}

@@ -9,7 +9,7 @@ Signatures::
 
 ``DenseHead`` takes the shape its input will have (``int`` for flat features, or ``(C, L)`` /
 ``(C, H, W)``, then it starts with ``nn.Flatten``). Get that shape with ``feature_shape``, which
-runs a meta-device tensor through the body (no memory, no compute), so no flatten size is ever
+runs an empty batch through the body (no memory, no compute), so no flatten size is ever
 computed by hand::
 
     body = nn.Sequential(ConvBlock(4, 32, 8, pool="max", pool_size=4), ...)
@@ -104,17 +104,28 @@ class DenseHead(nn.Sequential):
 def feature_shape(body: nn.Module, input_shape: Sequence[int]) -> tuple[int, ...]:
     """Shape (without N) of ``body``'s output for one input of shape ``input_shape`` (without N).
 
-    Runs on the meta device with meta copies of the parameters: no memory, no arithmetic.
-    Raises ``ValueError`` when the input is too small for the body.
+    Runs an empty batch ``(0, *input_shape)`` through ``body`` on the CPU with stand-in parameters
+    of the right shapes (zero-stride views of one zero, so no memory and no arithmetic), in eval
+    mode. Models built on the meta device (``load_model``'s skeleton) work too. Only when that
+    fails does it fall back to meta tensors, whose kernels import ``torch._dynamo`` (about 1 s of
+    start-up, which every CLI command paid before). Raises ``ValueError`` when the input is too
+    small for the body.
     """
-    tensors = {name: torch.empty_like(t, device="meta") for name, t in
-               [*body.named_parameters(), *body.named_buffers()]}
-    x = torch.empty((1, *input_shape), device="meta")
-    try:
-        with eval_mode(body):  # batch norm refuses a batch of one in training mode
-            out = functional_call(body, tensors, (x,))
-    except RuntimeError as exc:
-        raise ValueError(f"input of shape {tuple(input_shape)} is too small for this network: {exc}") from exc
+    def stand_in(device: str) -> dict[str, torch.Tensor]:
+        return {name: torch.zeros((), dtype=t.dtype, device=device).expand(t.shape)
+                for name, t in [*body.named_parameters(), *body.named_buffers()]}
+
+    with eval_mode(body), torch.no_grad():  # batch norm refuses a batch of one in training mode
+        try:
+            empty = torch.zeros((0, *input_shape), device="cpu")
+            return tuple(functional_call(body, stand_in("cpu"), (empty,)).shape[1:])
+        except RuntimeError:
+            pass  # an op that refuses empty batches, or an input too short: ask the meta kernels
+        try:
+            out = functional_call(body, stand_in("meta"), (torch.empty((1, *input_shape), device="meta"),))
+        except RuntimeError as exc:
+            shape = tuple(input_shape)
+            raise ValueError(f"input of shape {shape} is too small for this network: {exc}") from exc
     return tuple(out.shape[1:])
 
 

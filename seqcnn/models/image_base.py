@@ -92,7 +92,11 @@ def init_weights(model: nn.Module) -> nn.Module:
 
     As torchvision does for VGG and ResNet: deep plain stacks train from it where PyTorch's
     default (variance-shrinking) initialisation stalls.
+    Parameters on the meta device (the skeleton ``load_model`` builds to check a file's shapes)
+    are left alone: meta kernels would import ``torch._dynamo`` (about 1 s of start-up).
     """
+    if any(p.is_meta for p in model.parameters()):
+        return model
     for m in model.modules():
         if isinstance(m, nn.modules.conv._ConvNd):
             nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")

@@ -74,7 +74,7 @@ def _blocks(handle: BinaryIO, name: str) -> Iterator[bytes]:
 
 
 @dataclass
-class _Block:
+class FastaBlock:
     """Records of one block: ids, their newline-free sequence bytes back to back, and offsets."""
 
     ids: list[str]
@@ -91,7 +91,7 @@ class _Block:
         return [text[o[i]:o[i + 1]] for i in range(len(self.ids))]
 
 
-def _scan_block(arr: np.ndarray, name: str, seen: SeenIds) -> _Block:
+def _scan_block(arr: np.ndarray, name: str, seen: SeenIds) -> FastaBlock:
     """Index complete records (``data`` starts with '>' and ends with a newline).
 
     One numba pass finds header spans ('>' at a line start up to the newline) and copies the
@@ -117,7 +117,7 @@ def _scan_block(arr: np.ndarray, name: str, seen: SeenIds) -> _Block:
     if empty.size:
         raise InputError("record has no sequence", file=name, record=headers[empty[0]])
     seq = seq_out[:size]
-    return _Block(headers, seq, offsets)
+    return FastaBlock(headers, seq, offsets)
 
 
 def _ranges(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
@@ -192,12 +192,14 @@ def read_fasta(path: str | os.PathLike) -> Iterator[tuple[str, str]]:
     validates). Raises :class:`InputError` for an empty file, a missing '>' header, a record
     with no sequence, a duplicate id, or a truncated/corrupt gzip stream.
     """
-    for block in _blocks_of_records(path):
+    for block in read_fasta_blocks(path):
         yield from zip(block.ids, block.texts(), strict=True)
 
 
-def _blocks_of_records(path: str | os.PathLike) -> Iterator[_Block]:
-    """Stream ``path`` as :class:`_Block` s of complete records (memory: one read block)."""
+def read_fasta_blocks(path: str | os.PathLike) -> Iterator[FastaBlock]:
+    """Stream ``path`` as :class:`FastaBlock` s: the complete records of each ~4 MiB read block,
+    their ids, newline-free sequence bytes back to back and offsets (no per-record objects; memory:
+    one block). The same checks as :func:`read_fasta` apply."""
     name = str(path)
     seen = SeenIds()
     pieces: list[bytes] = []  # the record being read, starting with '>', split across blocks
@@ -243,7 +245,7 @@ def read_fasta_one_hot(path: str | os.PathLike, *, dtype: Any = np.float32,
 
     ids: list[str] = []
     chunks, lengths = [], []
-    for block in _blocks_of_records(path):
+    for block in read_fasta_blocks(path):
         ids.extend(block.ids)
         chunks.append(block.seq)
         lengths.append(np.diff(block.offsets))
