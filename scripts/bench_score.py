@@ -5,8 +5,13 @@ once per round, rounds interleaved, medians reported):
 
 - ``forward``: the plain model forward on pre-encoded float32 one-hot tensors (batches of 256,
   inference mode), timed on a slice and reported as sequences/second;
+- ``fast`` / ``plain``: ``Scorer.run`` on pre-encoded base codes with seqcnn's fast paths (fused
+  first block, FFT convolutions) or without them, batches as ``seqcnn score`` makes them;
+- ``in-process``: ``score_fasta`` from the FASTA file to a TSV file in this (warm) process: parsing,
+  encoding, scoring and writing, without the interpreter's start-up;
 - ``seqcnn score``: end to end, ``seqcnn score MODEL FASTA -o out.tsv`` in a subprocess: start-up,
   model load, FASTA parsing, encoding, scoring and writing the TSV (ratio vs ``forward``, target >= 85%);
+- ``start-up``: the same command on a one-record FASTA file (seconds);
 - ``tangermeme``: ``tangermeme.utils.one_hot_encode`` on every (already parsed) sequence, stacked,
   then ``tangermeme.predict`` (batch 256); its time excludes file parsing (ours includes it);
 - GFLOP/s: the dense model's multiply-adds x 2 per sequence times sequences/second, next to
@@ -34,6 +39,7 @@ from torch import nn
 
 from seqcnn.modelfile import ModelMetadata, load_model, save_model
 from seqcnn.models.registry import build_model
+from seqcnn.predict import keep_freed_memory
 from seqcnn.seq.encode import one_hot
 from seqcnn.seq.fasta import read_fasta
 
@@ -101,18 +107,55 @@ def forward_rate(model: nn.Module, seqs: list[str]) -> float:
 
 
 def scorer_rate(model: nn.Module, seqs: list[str], fast: bool) -> float:
-    """Sequences/second of ``Scorer.run`` on pre-encoded codes, with or without the table conv."""
+    """Sequences/second of ``Scorer.run`` on pre-encoded codes, with or without the fast paths, in
+    the batches ``seqcnn score`` would use."""
     from seqcnn.predict import Scorer
     from seqcnn.predict_fast import encode_codes
+    from seqcnn.predict_stream import rows_per_batch
 
     scorer = Scorer(model, rc="none", fast=fast)
     codes = np.stack([encode_codes(s) for s in seqs])
-    batches = [scorer.prepare(codes[i : i + BATCH]) for i in range(0, len(codes), BATCH)]
+    step = rows_per_batch(*scorer.batch_plan(None)[:1], codes.shape[1], scorer.batch_plan(None)[1])
+    batches = [scorer.prepare(codes[i : i + step]) for i in range(0, len(codes), step)]
     scorer.run(batches[0])
     start = time.perf_counter()
     for batch in batches:
         scorer.run(batch)
     return len(seqs) / (time.perf_counter() - start)
+
+
+def in_process_rate(model: nn.Module, fasta: Path, n: int, out: Path) -> float:
+    """Sequences/second of ``score_fasta`` + TSV writing in this (warm) process: what ``seqcnn score``
+    does after start-up."""
+    from seqcnn.predict import Scorer, score_fasta
+    from seqcnn.tables import open_table
+
+    scorer = Scorer(model)  # built (tables, FFT spectra, probes) before the clock: start-up measures it
+    start = time.perf_counter()
+    rows = 0
+    with open_table(str(out)) as table:
+        for chunk, scores in score_fasta(scorer, str(fasta), batch_size=None):
+            cols = {"id": chunk.keys, **dict(zip(scorer.task_names(scores.shape[1]), scores.T, strict=True))}
+            table.write(cols)
+            rows += len(chunk.keys)
+    elapsed = time.perf_counter() - start
+    assert rows == n, (rows, n)
+    return n / elapsed
+
+
+def startup_seconds(model_path: Path, fasta: Path, out: Path) -> float:
+    """Wall seconds of ``seqcnn score`` on the first record only (interpreter, imports, model, probes)."""
+    one = out.with_suffix(".one.fa")
+    with open(fasta) as src, open(one, "w") as dst:
+        dst.write(src.readline())
+        for line in src:
+            if line.startswith(">"):
+                break
+            dst.write(line)
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "seqcnn.cli", "score", str(model_path), str(one), "-o", str(out),
+                    "-q"], check=True)
+    return time.perf_counter() - start
 
 
 def seqcnn_rate(model_path: Path, fasta: Path, n: int, out: Path) -> float:
@@ -150,18 +193,40 @@ def bench_model(label: str, name: str, kwargs: dict, n: int, n_sample: int, roun
     seqs = [s for _, s in read_fasta(fasta)]
     flops = dense_flops(model)
     sample = seqs[: min(n, n_sample)]
-    timings: dict[str, list[float]] = {k: [] for k in ("forward", "table", "dense", "seqcnn", "tangermeme")}
+    diff = max_difference(model, sample[:256])
+    names = ("forward", "fast", "plain", "in_process", "seqcnn", "startup", "tangermeme")
+    timings: dict[str, list[float]] = {k: [] for k in names}
     for _ in range(rounds):  # interleaved, so that the machine's load drifts across all methods alike
         timings["forward"].append(forward_rate(model, sample))
-        timings["table"].append(scorer_rate(model, sample, fast=True))
-        timings["dense"].append(scorer_rate(model, sample, fast=False))
+        timings["fast"].append(scorer_rate(model, sample, fast=True))
+        timings["plain"].append(scorer_rate(model, sample, fast=False))
+        timings["in_process"].append(in_process_rate(model, fasta, n, workdir / f"{name}.inproc.tsv"))
         timings["seqcnn"].append(seqcnn_rate(path, fasta, n, workdir / f"{name}.tsv"))
+        timings["startup"].append(startup_seconds(path, fasta, workdir / f"{name}.one.tsv"))
         timings["tangermeme"].append(tangermeme_rate(model, seqs))
     medians = {k: float(np.median(v)) for k, v in timings.items()}
-    ratios = {"score_fwd": float(np.median(np.divide(timings["seqcnn"], timings["forward"]))),
-              "score_tm": float(np.median(np.divide(timings["seqcnn"], timings["tangermeme"])))}
-    return {"model": label, "n": n, "sample": len(sample), "mflop": flops / 1e6, **medians, **ratios,
-            "rounds": {k: [round(x) for x in v] for k, v in timings.items()}}
+    ratios = {f"{a}_{b}": float(np.median(np.divide(timings[a], timings[b])))
+              for a in ("seqcnn", "in_process") for b in ("forward", "tangermeme")}
+    return {"model": label, "n": n, "sample": len(sample), "mflop": flops / 1e6, "diff": diff, **medians,
+            **ratios, "rounds": {k: [round(x, 2) if k == "startup" else round(x) for x in v]
+                                 for k, v in timings.items()}}
+
+
+def max_difference(model: nn.Module, seqs: list[str]) -> float:
+    """Largest |probability difference| between the fast scorer and the plain forward pass."""
+    from seqcnn.predict import Scorer
+
+    scorer = Scorer(model, rc="none")
+    with torch.inference_mode():
+        plain = torch.sigmoid(model(torch.from_numpy(one_hot(seqs)))).numpy()
+    fast = np.concatenate([scorer.run(scorer.prepare(np.stack([_codes(s) for s in seqs])))])
+    return float(np.abs(fast - plain).max())
+
+
+def _codes(seq: str) -> np.ndarray:
+    from seqcnn.predict_fast import encode_codes
+
+    return encode_codes(seq)
 
 
 def main() -> None:
@@ -172,6 +237,7 @@ def main() -> None:
     parser.add_argument("--sample-basset", type=int, default=1_000, help="the same for the Basset-size model")
     parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds; medians are reported")
     args = parser.parse_args()
+    keep_freed_memory()  # as seqcnn score does; the in-process baselines (forward, tangermeme) gain too
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs")
     peak = matmul_gflops()
     print(f"matmul (2048 x 2048, float32): {peak:.1f} GFLOP/s")
@@ -181,19 +247,22 @@ def main() -> None:
             n, sample = (args.n, args.sample) if name == "deepbind" else (args.n_basset, args.sample_basset)
             rows.append(bench_model(label, name, kwargs, n, sample, args.rounds, Path(tmp)))
     print(f"\nmedians of {args.rounds} interleaved rounds; ratios are medians of per-round ratios")
-    print("sequences/second (forward: plain model on float one-hot; dense/table: Scorer.run on pre-encoded")
-    print("codes with the dense or the table first conv; score: seqcnn score end to end)")
+    print("sequences/second (forward: plain model on float one-hot; fast/plain: Scorer.run on pre-encoded")
+    print("codes with and without the fast paths; in-proc: FASTA file -> TSV in a warm process;")
+    print("score: seqcnn score end to end in a subprocess; start-up: the same on one record, seconds)")
     print(f"load average at the end: {os.getloadavg()}")
-    header = (f"{'model':<14}{'n':>8}{'MFLOP/seq':>10}{'forward':>9}{'dense':>8}{'table':>8}{'score':>8}"
-              f"{'vs fwd':>8}{'tangermeme':>11}{'vs tm':>7}{'fwd GFLOP/s':>12}{'score GFLOP/s':>14}")
+    header = (f"{'model':<14}{'n':>8}{'MFLOP':>7}{'forward':>9}{'fast':>8}{'plain':>8}{'in-proc':>9}"
+              f"{'score':>8}{'start-up':>9}{'tangermeme':>11}{'score/fwd':>10}{'score/tm':>9}"
+              f"{'in-proc/fwd':>12}{'in-proc/tm':>11}{'fwd GF/s':>9}{'score GF/s':>11}{'max |dp|':>10}")
     print(header)
     for r in rows:
-        print(f"{r['model']:<14}{r['n']:>8,}{r['mflop']:>10.1f}{r['forward']:>9.0f}{r['dense']:>8.0f}"
-              f"{r['table']:>8.0f}{r['seqcnn']:>8.0f}{r['score_fwd']:>8.0%}"
-              f"{r['tangermeme']:>11.0f}"
-              f"{r['score_tm']:>6.2f}x{r['mflop'] * r['forward'] / 1e3:>12.1f}"
-              f"{r['mflop'] * r['seqcnn'] / 1e3:>14.1f}")
-    print("\nper round (sequences/second):")
+        print(f"{r['model']:<14}{r['n']:>8,}{r['mflop']:>7.1f}{r['forward']:>9.0f}{r['fast']:>8.0f}"
+              f"{r['plain']:>8.0f}{r['in_process']:>9.0f}{r['seqcnn']:>8.0f}{r['startup']:>8.2f}s"
+              f"{r['tangermeme']:>11.0f}{r['seqcnn_forward']:>10.0%}{r['seqcnn_tangermeme']:>8.2f}x"
+              f"{r['in_process_forward']:>12.0%}{r['in_process_tangermeme']:>10.2f}x"
+              f"{r['mflop'] * r['forward'] / 1e3:>9.1f}{r['mflop'] * r['seqcnn'] / 1e3:>11.1f}"
+              f"{r['diff']:>10.1e}")
+    print("\nper round (sequences/second; start-up in seconds):")
     for r in rows:
         print(f"{r['model']}: {r['rounds']}")
 

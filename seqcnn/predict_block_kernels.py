@@ -33,7 +33,7 @@ def row_indices(codes: np.ndarray, r: int, pad_left: int, pad_code: int, g: int,
     """``out[j, i]`` (uint32): table row of group ``j`` for output position ``i`` of sequence ``r``.
 
     The window of position ``i`` starts at ``i * stride - pad_left``; positions outside the
-    sequence read ``pad_code``. ``padded`` (uint8) and ``grouped`` (int64) are scratch buffers of at
+    sequence read ``pad_code``. ``padded`` (uint8) and ``grouped`` (uint32) are scratch buffers of at
     least ``pad_left + (n_pos - 1) * stride + groups * g`` entries: the codes are copied into the
     padded buffer once and each grouped code is computed once, then looked up by every group.
     """
@@ -41,20 +41,33 @@ def row_indices(codes: np.ndarray, r: int, pad_left: int, pad_code: int, g: int,
     nb, n_pos = out.shape
     span = (n_pos - 1) * stride + (nb - 1) * g + 1
     need = span + g - 1
-    for p in range(need):
-        q = p - pad_left
-        padded[p] = codes[r, q] if 0 <= q < length else pad_code
+    head = min(pad_left, need)
+    body = max(0, min(length, need - pad_left))
+    row = codes[r]
+    for p in range(head):  # three branch-free loops instead of a bounds test per position
+        padded[p] = pad_code
+    for p in range(body):
+        padded[pad_left + p] = row[p]
+    for p in range(pad_left + body, need):
+        padded[p] = pad_code
     for p in range(span):
-        grouped[p] = padded[p]
-    weight = np.int64(1)
+        grouped[p] = np.uint32(padded[p])
+    weight = np.uint32(1)
+    base = np.uint32(radix)
     for t in range(1, g):  # digit t of every grouped code, one vectorisable pass each
-        weight *= radix
+        weight *= base
         for p in range(span):
-            grouped[p] += weight * padded[p + t]
+            grouped[p] += weight * np.uint32(padded[p + t])
     for j in range(nb):
-        offset = j * rows
-        for i in range(n_pos):
-            out[j, i] = offset + grouped[i * stride + j * g]
+        offset = np.uint32(j * rows)
+        src = grouped[j * g:]
+        dst = out[j]
+        if stride == 1:
+            for i in range(n_pos):
+                dst[i] = offset + src[i]
+        else:
+            for i in range(n_pos):
+                dst[i] = offset + src[i * stride]
 
 
 @numba.njit(cache=True, nogil=True)
@@ -62,7 +75,7 @@ def _scratch(n_pos: int, stride: int, nb: int, g: int) -> tuple:  # pragma: no c
     """Row indices of ``GROUP`` sequences ``(GROUP, groups, n_pos)`` and the padded/grouped buffers."""
     size = (n_pos - 1) * stride + nb * g + 1
     rowidx = np.empty((GROUP, nb, n_pos), dtype=np.uint32)
-    return rowidx, np.empty(size, dtype=np.uint8), np.empty(size, dtype=np.int64)
+    return rowidx, np.empty(size, dtype=np.uint8), np.empty(size, dtype=np.uint32)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -186,19 +199,23 @@ def max_pool_rows(codes: np.ndarray, tables: np.ndarray, pad_left: int, g: int, 
                         dst[q] = best[q, c]
 
 
-def compile_vectorized() -> None:
-    """Compile (or load from numba's cache) the two entry kernels with LLVM's SLP vectorizer on.
+def compile_vectorized(kernel: str) -> None:
+    """Compile (or load from numba's cache) the entry kernel ``"global"`` (:func:`global_pool_rows`) or
+    ``"max_pool"`` (:func:`max_pool_rows`) with LLVM's SLP vectorizer on.
 
     numba leaves SLP vectorization off by default (``NUMBA_SLP_VECTORIZE``); the 16 named
     accumulators above need it. The setting is read when a function is compiled, so it is switched
-    on only around these compilations (with the argument types the callers pass)."""
+    on only around these compilations (with the argument types the callers pass). One kernel at a
+    time: loading one from the cache costs ~0.1 s of start-up."""
     old = numba.config.SLP_VECTORIZE
     numba.config.SLP_VECTORIZE = 1
     try:
         codes = np.zeros((1, 8), dtype=np.uint8)
         tables = np.zeros((1, 4, LANES), dtype=np.float32)
-        pooled = np.zeros((1, 2, LANES), dtype=np.float32)
-        global_pool_rows(codes, tables, 0, 1, 4, 1, 8, 0, True, 0, 1, pooled)
-        max_pool_rows(codes, tables, 0, 1, 4, 1, 2, 2, 0, 1, np.zeros((1, LANES, 4), dtype=np.float32))
+        if kernel == "global":
+            pooled = np.zeros((1, 2, LANES), dtype=np.float32)
+            global_pool_rows(codes, tables, 0, 1, 4, 1, 8, 0, True, 0, 1, pooled)
+        else:
+            max_pool_rows(codes, tables, 0, 1, 4, 1, 2, 2, 0, 1, np.zeros((1, LANES, 4), dtype=np.float32))
     finally:
         numba.config.SLP_VECTORIZE = old

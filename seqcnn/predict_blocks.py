@@ -71,7 +71,7 @@ class FusedFirstBlock(nn.Module):
         radices = (6, 4) if self.pad_left == self.pad_right == 0 else (6,)
         self.tables = {radix: _folded_tables(conv, radix, scale, shift) for radix in radices}
         self.threads = torch.get_num_threads()  # kernel threads (the scorer may run torch on fewer)
-        _compile_once()
+        _compile_once("global" if global_pool is not None else "max_pool")
         self._token: torch.Tensor | None = None
         self._codes: np.ndarray | None = None
 
@@ -193,13 +193,13 @@ def fusable_first_block(model: nn.Module) -> tuple[str, nn.Module, str | None] |
 # -- helpers -------------------------------------------------------------------------------------
 _POOLS: dict[int, ThreadPoolExecutor] = {}
 SLICE_ROWS = 32  # rows a thread takes at a time
-_COMPILED: list[bool] = []
+_COMPILED: set[str] = set()
 
 
-def _compile_once() -> None:
-    if not _COMPILED:
-        kernels.compile_vectorized()
-        _COMPILED.append(True)
+def _compile_once(kernel: str) -> None:
+    if kernel not in _COMPILED:
+        kernels.compile_vectorized(kernel)
+        _COMPILED.add(kernel)
 
 
 def _run_rows(n: int, work: Callable[[int, int], None], threads: int) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from seqcnn.errors import InputError
-from seqcnn.predict_fast import BYTE_TO_CODE, encode_codes, first_invalid
+from seqcnn.predict_fast import codes_of_bytes, encode_codes, first_invalid
 from seqcnn.seq.encode import pad_or_crop
 
 _END = object()
@@ -202,8 +202,8 @@ def _block_chunk(ids: list[str], seq: np.ndarray, offsets: np.ndarray, prepare: 
     length = int(lengths[0])
     if (lengths != length).any() or length != (policy.length or max(length, policy.minimum)):
         return None
-    codes = BYTE_TO_CODE[seq]
-    if first_invalid(codes) is not None:
+    codes, valid = codes_of_bytes(seq)
+    if not valid:
         return None
     codes = codes.reshape(len(ids), length)
     step = rows_per_batch(batch_size, length, max_bases)

@@ -15,7 +15,14 @@ from seqcnn.errors import ConfigError, InputError
 from seqcnn.modelfile import ModelMetadata, load_model, save_model
 from seqcnn.models.registry import build_model, get_spec, list_models
 from seqcnn.predict import RecordMax, Scorer, predict, score_records, score_windows
-from seqcnn.predict_fast import TableConv1d, codes_to_onehot, encode_codes, onehot_to_codes
+from seqcnn.predict_fast import (
+    BYTE_TO_CODE,
+    TableConv1d,
+    codes_of_bytes,
+    codes_to_onehot,
+    encode_codes,
+    onehot_to_codes,
+)
 from seqcnn.predict_stream import ScoreStats, background, window_starts
 from seqcnn.seq.encode import one_hot, pad_or_crop, reverse_complement
 
@@ -82,6 +89,18 @@ def test_table_conv_refuses_inputs_it_was_not_armed_with() -> None:
         table(torch.zeros(1, 4, 10))
     table.disarm()
     assert table(torch.zeros(1, 4, 10)).shape == (1, 2, 8)  # unarmed: the plain conv
+
+
+def test_codes_of_bytes_equals_the_table_and_flags_invalid_bytes() -> None:
+    rng = np.random.default_rng(7)
+    raw = np.frombuffer(b"ACGTNacgtnRYSWKMBDHVU", dtype=np.uint8)[rng.integers(0, 21, size=(3, 5000))]
+    codes, valid = codes_of_bytes(raw)
+    assert valid and codes.shape == raw.shape and np.array_equal(codes, BYTE_TO_CODE[raw])
+    for bad in (b"X", b"-", b"\xc3", b"*"):
+        broken = raw.copy()
+        broken[2, 4321] = bad[0]
+        codes, valid = codes_of_bytes(broken)
+        assert not valid and np.array_equal(codes, BYTE_TO_CODE[broken])
 
 
 def test_codes_round_trip_and_match_one_hot() -> None:
