@@ -71,10 +71,10 @@ def row_indices(codes: np.ndarray, r: int, pad_left: int, pad_code: int, g: int,
 
 
 @numba.njit(cache=True, nogil=True)
-def _scratch(n_pos: int, stride: int, nb: int, g: int) -> tuple:  # pragma: no cover - compiled
-    """Row indices of ``GROUP`` sequences ``(GROUP, groups, n_pos)`` and the padded/grouped buffers."""
+def _scratch(n_pos: int, stride: int, nb: int, g: int, group: int) -> tuple:  # pragma: no cover - compiled
+    """Row indices of ``group`` sequences ``(group, groups, n_pos)`` and the padded/grouped buffers."""
     size = (n_pos - 1) * stride + nb * g + 1
-    rowidx = np.empty((GROUP, nb, n_pos), dtype=np.uint32)
+    rowidx = np.empty((group, nb, n_pos), dtype=np.uint32)
     return rowidx, np.empty(size, dtype=np.uint8), np.empty(size, dtype=np.uint32)
 
 
@@ -158,9 +158,10 @@ def global_pool_rows(codes: np.ndarray, tables: np.ndarray, pad_left: int, g: in
     n_blocks, n_rows, _ = tables.shape
     rows = radix**g
     nb = n_rows // rows
-    rowidx, padded, grouped = _scratch(n_pos, stride, nb, g)
-    for s0 in range(r0, r1, GROUP):
-        s1 = min(r1, s0 + GROUP)
+    group = GROUP if n_blocks > 1 else 1  # one block: no table to share, keep the indices in L1
+    rowidx, padded, grouped = _scratch(n_pos, stride, nb, g, group)
+    for s0 in range(r0, r1, group):
+        s1 = min(r1, s0 + group)
         _index_group(codes, s0, s1, pad_left, g, radix, stride, padded, grouped, rowidx)
         for blk in range(n_blocks):
             lo = blk * LANES
@@ -182,9 +183,10 @@ def max_pool_rows(codes: np.ndarray, tables: np.ndarray, pad_left: int, g: int, 
     nb = n_rows // rows
     n_pos = (l_pool - 1) * step + size
     best = np.empty((l_pool, LANES), dtype=np.float32)
-    rowidx, padded, grouped = _scratch(n_pos, stride, nb, g)
-    for s0 in range(r0, r1, GROUP):
-        s1 = min(r1, s0 + GROUP)
+    group = GROUP if n_blocks > 1 else 1  # one block: no table to share, keep the indices in L1
+    rowidx, padded, grouped = _scratch(n_pos, stride, nb, g, group)
+    for s0 in range(r0, r1, group):
+        s1 = min(r1, s0 + group)
         _index_group(codes, s0, s1, pad_left, g, radix, stride, padded, grouped, rowidx)
         for blk in range(n_blocks):
             table = tables[blk]
