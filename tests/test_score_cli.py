@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -157,6 +158,30 @@ def test_works_in_a_pipe_with_head(files, tmp_path) -> None:
     assert lines[0] == "id\tCTCF\tGATA1" and lines[1].startswith("r0\t") and len(lines) == 4
     assert lines[3] == "status=0"
     assert (tmp_path / "err").read_text() == ""
+
+
+def test_program_run_ends_with_every_output_complete(files, tmp_path) -> None:
+    """Run as a program, ``seqcnn score`` skips the interpreter's teardown (``os._exit``): stdout
+    must still be flushed whole, gzip files closed, notes printed and the exit status kept."""
+    rng = np.random.default_rng(2)
+    bases = np.frombuffer(b"ACGT", dtype=np.uint8)
+    fasta = tmp_path / "many.fa"
+    seqs = (bases[rng.integers(0, 4, 60)].tobytes().decode() for _ in range(6000))
+    fasta.write_text("".join(f">r{i}\n{s}\n" for i, s in enumerate(seqs)) + ">short\nACG\n")
+    base = [sys.executable, "-m", "seqcnn.cli", "score", str(files["model"]), str(fasta)]
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # block-buffered, as usual
+    to_stdout = subprocess.run(base, capture_output=True, text=True, timeout=300, env=env)
+    assert to_stdout.returncode == 0
+    rows = to_stdout.stdout.splitlines()
+    assert len(rows) == 6002 and rows[-1].startswith("short\t")  # 64 kB pipe buffers: all flushed
+    assert "padded with N" in to_stdout.stderr  # the length note comes after the last batch
+    gz = tmp_path / "out.tsv.gz"
+    done = subprocess.run([*base, "-o", str(gz)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0
+    assert pd.read_csv(gz, sep="\t").shape == (6001, 3)  # a truncated gzip stream would not read
+    bad = subprocess.run([*base[:-1], str(files["bad"]), "-o", str(tmp_path / "bad.tsv")],
+                         capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and "bad1" in bad.stderr and not (tmp_path / "bad.tsv").exists()
 
 
 def test_info_shows_metadata_tasks_and_layers(files, capsys) -> None:

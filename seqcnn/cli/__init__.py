@@ -7,6 +7,7 @@ commands start without importing every heavy dependency.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 import click
@@ -61,22 +62,52 @@ def cli() -> None:
     """
 
 
+# commands that start no processes or servers and write their outputs completely before returning:
+# run as a program, they end without the interpreter's teardown (see ``main``)
+FAST_EXIT_COMMANDS = frozenset({"score", "vep", "info", "export", "ism", "explain", "models", "summary"})
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Console entry point: SeqcnnError becomes one line on stderr and exit status 2."""
+    """Console entry point: SeqcnnError becomes one line on stderr and exit status 2.
+
+    Run as a program (``argv`` None) with one of ``FAST_EXIT_COMMANDS``, the process ends with
+    ``os._exit`` once the command has returned and stdout/stderr are flushed: tearing down torch's
+    and numba's modules took 0.5-1 s of every ``seqcnn score`` run (measured on 2 cores; 1.9 s of
+    work then took 2.8 s). Every output file is complete and renamed into place before that.
+    """
+    code = _invoke(argv)
+    if argv is None and _command_of(sys.argv[1:]) in FAST_EXIT_COMMANDS:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):  # a closed pipe or stream: nothing more can be written
+                pass
+        os._exit(code)
+    sys.exit(code)
+
+
+def _invoke(argv: list[str] | None) -> int:
+    """Run the command line; the exit status."""
     try:
         cli.main(args=argv, prog_name="seqcnn", standalone_mode=False)
     except SeqcnnError as exc:
         click.echo(f"seqcnn: error: {exc}", err=True)
-        sys.exit(2)
+        return 2
     except click.exceptions.Abort:
         click.echo("seqcnn: aborted", err=True)
-        sys.exit(130)
+        return 130
     except click.ClickException as exc:
         exc.show()
-        sys.exit(exc.exit_code)
+        return exc.exit_code
     except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
+        return exc.exit_code
     except BrokenPipeError:
         # downstream closed the pipe (e.g. `| head`): stop quietly, as Unix tools do
         sys.stderr.close()
-        sys.exit(0)
+        return 0
+    return 0
+
+
+def _command_of(args: list[str]) -> str | None:
+    """The command name of a command line (its first word that is not an option)."""
+    return next((a for a in args if not a.startswith("-")), None)
