@@ -121,12 +121,7 @@ class FusedFirstBlock(nn.Module):
             return self.global_pool(out) if self.global_pool is not None else out
         if x is not self._token:
             raise FastPathBypassed("the first block did not receive the model input")
-        codes = self._codes
-        if self.global_pool is not None:
-            out = self._global(codes)
-        else:
-            out = self._local(codes)
-        return out
+        return self._global(self._codes) if self.global_pool is not None else self._local(self._codes)
 
     def _tables_for(self, codes: np.ndarray) -> tuple[int, int, np.ndarray]:
         radix = 4 if 4 in self.tables and codes.max(initial=0) < 4 else 6
@@ -246,7 +241,8 @@ def _monotone(act: nn.Module) -> bool:
 def _plain_pool(pool: nn.MaxPool1d) -> bool:
     def one(v):  # noqa: ANN001, ANN202
         return v[0] if isinstance(v, tuple) else v
-    return one(pool.padding) == 0 and one(pool.dilation) == 1 and not pool.ceil_mode
+    return (one(pool.padding) == 0 and one(pool.dilation) == 1 and not pool.ceil_mode
+            and not pool.return_indices)
 
 
 def _pool_geometry(pool: nn.Module | None) -> tuple[int, int]:
