@@ -2,8 +2,9 @@
 
 ``predict(model, inputs)`` is the one-call API. Underneath, :class:`Scorer` wraps a copy of the model
 (on the chosen device, in inference mode) with reverse-complement averaging, the output transform of
-the task type and the one-hot fast path of ``seqcnn.predict_fast``; ``score_records`` and
-``score_windows`` stream FASTA-sized inputs through it with ``seqcnn.predict_stream``.
+the task type and the CPU fast paths (``seqcnn.predict_blocks``, ``predict_fast``, ``predict_fft``);
+``score_fasta``, ``score_records`` and ``score_windows`` stream FASTA-sized inputs through it with
+``seqcnn.predict_stream``.
 """
 
 from __future__ import annotations
@@ -79,12 +80,13 @@ class Scorer:
     and ``multiclass`` (softmax) models and raw outputs otherwise, or raw always with ``logits``;
     the strands are combined after the transform.
 
-    ``fast``: compute the first conv by table lookups (``seqcnn.predict_fast``, CPU only, used only
-    if a probe batch agrees with the plain conv): ``True`` whenever the model allows it, ``False``
-    never, ``None`` (default) for first layers of at least ``WIDE_FIRST_LAYER`` filters. Measured
-    (docs/benchmarks.md): on a quiet core oneDNN's dense conv beats the tables for
-    DeepBind's 16 filters; for Basset's 300 the tables are as fast or faster. A fixed rule rather
-    than a timing probe, so that the same input always gives the same scores.
+    ``fast`` (CPU only; each part kept only if a probe batch agrees with the plain layers):
+    the first block fused into one table-lookup kernel with its norm, activation and pooling
+    (``seqcnn.predict_blocks``) where the model's structure allows it, else the first conv alone
+    by table lookups (``seqcnn.predict_fast``; with ``None``, the default, only for first layers of
+    at least ``WIDE_FIRST_LAYER`` filters, where it beats oneDNN), and wide later convolutions by
+    FFT (``seqcnn.predict_fft``). ``False``: the plain forward only. Fixed rules rather than timing
+    probes, so that the same input always gives the same scores.
     """
 
     def __init__(self, model: nn.Module, *, device: str | torch.device | None = None,
