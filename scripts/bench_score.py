@@ -115,7 +115,8 @@ def scorer_rate(model: nn.Module, seqs: list[str], fast: bool) -> float:
 
     scorer = Scorer(model, rc="none", fast=fast)
     codes = np.stack([encode_codes(s) for s in seqs])
-    step = rows_per_batch(*scorer.batch_plan(None)[:1], codes.shape[1], scorer.batch_plan(None)[1])
+    batch, bases = scorer.batch_plan(None)
+    step = rows_per_batch(batch, codes.shape[1], bases)
     batches = [scorer.prepare(codes[i : i + step]) for i in range(0, len(codes), step)]
     scorer.run(batches[0])
     start = time.perf_counter()
@@ -215,18 +216,13 @@ def bench_model(label: str, name: str, kwargs: dict, n: int, n_sample: int, roun
 def max_difference(model: nn.Module, seqs: list[str]) -> float:
     """Largest |probability difference| between the fast scorer and the plain forward pass."""
     from seqcnn.predict import Scorer
+    from seqcnn.predict_fast import encode_codes
 
     scorer = Scorer(model, rc="none")
     with torch.inference_mode():
         plain = torch.sigmoid(model(torch.from_numpy(one_hot(seqs)))).numpy()
-    fast = np.concatenate([scorer.run(scorer.prepare(np.stack([_codes(s) for s in seqs])))])
+    fast = scorer.run(scorer.prepare(np.stack([encode_codes(s) for s in seqs])))
     return float(np.abs(fast - plain).max())
-
-
-def _codes(seq: str) -> np.ndarray:
-    from seqcnn.predict_fast import encode_codes
-
-    return encode_codes(seq)
 
 
 def main() -> None:

@@ -9,7 +9,6 @@ the task type and the CPU fast paths (``seqcnn.predict_blocks``, ``predict_fast`
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import os
 import warnings
@@ -21,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from seqcnn.device import resolve_device
+from seqcnn.device import intra_op_threads, resolve_device
 from seqcnn.errors import ConfigError, InputError
 from seqcnn.predict_blocks import FusedFirstBlock, fusable_first_block
 from seqcnn.predict_fast import (
@@ -148,9 +147,7 @@ class Scorer:
         swapped = install_fft_convs(self.model, skip=self.table)
         if not swapped:
             return
-        rng = np.random.default_rng(1)
-        length = self.input_length or max(self.minimum, 64)
-        prepared = self.prepare(rng.integers(0, 5, size=(2, length), dtype=np.uint8))
+        prepared = self._probe_batch(seed=1)
         fast = self.run(prepared)
         set_enabled(self.model, False)
         plain = self.run(prepared)
@@ -159,10 +156,13 @@ class Scorer:
             for name, original in swapped:
                 _set_submodule(self.model, name, original)
 
-    def _probe_agrees(self) -> bool:
-        rng = np.random.default_rng(0)
+    def _probe_batch(self, seed: int) -> Prepared:
+        """Two random sequences (bases and N) of the model's length, prepared."""
         length = self.input_length or max(self.minimum, 64)
-        prepared = self.prepare(rng.integers(0, 5, size=(2, length), dtype=np.uint8))
+        return self.prepare(np.random.default_rng(seed).integers(0, 5, size=(2, length), dtype=np.uint8))
+
+    def _probe_agrees(self) -> bool:
+        prepared = self._probe_batch(seed=0)
         try:
             fast = self._forward(prepared)
         except FastPathBypassed:
@@ -218,10 +218,7 @@ class Scorer:
                 n, length = prepared.codes.shape
                 token = torch.zeros(()).expand(n, 4, length)
                 self.table.arm(token, prepared.codes)
-                if self._tiny_rest:
-                    with intra_op_threads(1):
-                        out = self.model(token)
-                else:
+                with intra_op_threads(1 if self._tiny_rest else None):
                     out = self.model(token)
             else:
                 out = self.model(prepared.onehot.to(self.device, non_blocking=True))
@@ -274,20 +271,6 @@ class Scorer:
             # fast as 256 with a third of the page faults (peak memory 0.9 instead of 1.1 GB)
             return AUTO_BATCH, max(AUTO_MIN_BASES // 2, AUTO_BATCH_BYTES // (4 * channels))
         return AUTO_BATCH, max(AUTO_MIN_BASES, AUTO_BATCH_BYTES // (4 * channels))
-
-
-@contextlib.contextmanager
-def intra_op_threads(n: int) -> Iterator[None]:
-    """Run torch on ``n`` intra-op threads inside the block (process-wide), then restore."""
-    old = torch.get_num_threads()
-    if old == n:
-        yield
-        return
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
 
 
 def keep_freed_memory(retain: int = 512 << 20) -> bool:

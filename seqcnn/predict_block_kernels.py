@@ -71,11 +71,16 @@ def row_indices(codes: np.ndarray, r: int, pad_left: int, pad_code: int, g: int,
 
 
 @numba.njit(cache=True, nogil=True)
-def _scratch(n_pos: int, stride: int, nb: int, g: int, group: int) -> tuple:  # pragma: no cover - compiled
-    """Row indices of ``group`` sequences ``(group, groups, n_pos)`` and the padded/grouped buffers."""
+def _scratch(tables: np.ndarray, radix: int, g: int, n_pos: int, stride: int) -> tuple:  # pragma: no cover
+    """``(group, rowidx, padded, grouped)``: sequences indexed together (``GROUP``, or 1 when the
+    layer is one 16-channel block: no table to share, the indices stay in L1), their row indices
+    ``(group, groups, n_pos)`` and the padded/grouped buffers of :func:`row_indices`."""
+    n_blocks, n_rows, _ = tables.shape
+    nb = n_rows // radix**g
+    group = GROUP if n_blocks > 1 else 1
     size = (n_pos - 1) * stride + nb * g + 1
     rowidx = np.empty((group, nb, n_pos), dtype=np.uint32)
-    return rowidx, np.empty(size, dtype=np.uint8), np.empty(size, dtype=np.uint32)
+    return group, rowidx, np.empty(size, dtype=np.uint8), np.empty(size, dtype=np.uint32)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -155,11 +160,8 @@ def global_pool_rows(codes: np.ndarray, tables: np.ndarray, pad_left: int, g: in
 
     Sequences go in groups of ``GROUP``: their row indices are computed once, then each block's table
     is used for the whole group while it sits in the L2 cache."""
-    n_blocks, n_rows, _ = tables.shape
-    rows = radix**g
-    nb = n_rows // rows
-    group = GROUP if n_blocks > 1 else 1  # one block: no table to share, keep the indices in L1
-    rowidx, padded, grouped = _scratch(n_pos, stride, nb, g, group)
+    n_blocks = tables.shape[0]
+    group, rowidx, padded, grouped = _scratch(tables, radix, g, n_pos, stride)
     for s0 in range(r0, r1, group):
         s1 = min(r1, s0 + group)
         _index_group(codes, s0, s1, pad_left, g, radix, stride, padded, grouped, rowidx)
@@ -177,14 +179,11 @@ def max_pool_rows(codes: np.ndarray, tables: np.ndarray, pad_left: int, g: int, 
     """Rows ``r0:r1`` of ``out (N, O, L_pool)``: max over each pooling window (``size``, ``step``) of
     the convolution output. ``tables`` is ``(blocks, groups * radix**g, 16)``, ``blocks * 16 >= O``;
     sequences in groups as in :func:`global_pool_rows`."""
-    n_blocks, n_rows, _ = tables.shape
+    n_blocks = tables.shape[0]
     n_out, l_pool = out.shape[1], out.shape[2]
-    rows = radix**g
-    nb = n_rows // rows
     n_pos = (l_pool - 1) * step + size
     best = np.empty((l_pool, LANES), dtype=np.float32)
-    group = GROUP if n_blocks > 1 else 1  # one block: no table to share, keep the indices in L1
-    rowidx, padded, grouped = _scratch(n_pos, stride, nb, g, group)
+    group, rowidx, padded, grouped = _scratch(tables, radix, g, n_pos, stride)
     for s0 in range(r0, r1, group):
         s1 = min(r1, s0 + group)
         _index_group(codes, s0, s1, pad_left, g, radix, stride, padded, grouped, rowidx)

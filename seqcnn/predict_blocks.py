@@ -35,6 +35,7 @@ from seqcnn.predict_fast import (
     FastPathBypassed,
     TableConv1d,
     build_table,
+    choose_group,
     conv_padding,
 )
 
@@ -280,7 +281,7 @@ def _folded_tables(conv: nn.Conv1d, radix: int, scale: np.ndarray,
     """``(g, tables)``: the grouped tables of ``seqcnn.predict_fast.build_table`` with the norm folded
     in, as ``(blocks, groups * radix**g, 16)`` float32 blocks of 16 channels (zero-padded)."""
     out_ch, kernel = conv.out_channels, conv.kernel_size[0]
-    g = _choose_group(kernel, radix)
+    g = choose_group(kernel, kernels.LANES * 4, _BLOCK_TABLE_BYTES, radix=radix, largest=7)
     n_groups = math.ceil(kernel / g)
     table = build_table(conv, g, n_groups, dtype=np.float64, radix=radix)
     table *= scale
@@ -289,13 +290,3 @@ def _folded_tables(conv: nn.Conv1d, radix: int, scale: np.ndarray,
     padded = np.zeros((table.shape[0], blocks * kernels.LANES), dtype=np.float32)
     padded[:, :out_ch] = table
     return g, np.ascontiguousarray(padded.reshape(table.shape[0], blocks, kernels.LANES).transpose(1, 0, 2))
-
-
-def _choose_group(kernel: int, radix: int) -> int:
-    """Fewest lookups per output whose table of one 16-channel block stays within _BLOCK_TABLE_BYTES."""
-    best = 1
-    for g in range(2, 8):
-        size = math.ceil(kernel / g) * radix**g * kernels.LANES * 4
-        if size <= _BLOCK_TABLE_BYTES and math.ceil(kernel / g) < math.ceil(kernel / best):
-            best = g
-    return best

@@ -151,7 +151,7 @@ class TableConv1d(nn.Module):
         self.conv = conv
         self.kernel, self.stride, self.out_channels = kernel, conv.stride[0], out_ch
         self.pad_left, self.pad_right = conv_padding(conv)
-        self.group = _choose_group(kernel, out_ch)
+        self.group = choose_group(kernel, out_ch * 4, _TABLE_BYTES)
         self.n_groups = math.ceil(kernel / self.group)
         self.table = build_table(conv, self.group, self.n_groups)  # (n_groups * 6**g, O)
         self._token: torch.Tensor | None = None
@@ -232,12 +232,14 @@ def conv_padding(conv: nn.Conv1d) -> tuple[int, int]:
     return conv.padding[0], conv.padding[0]
 
 
-def _choose_group(kernel: int, out_channels: int) -> int:
-    """Fewest lookups per output whose tables stay within ~2 MB (at least 1 base per lookup)."""
+def choose_group(kernel: int, row_bytes: int, budget: int, *, radix: int = N_FAST_CODES,
+                 largest: int = 5) -> int:
+    """Bases per lookup (1..``largest``): the fewest lookups per output whose grouped tables
+    (``ceil(kernel / g) * radix**g`` rows of ``row_bytes``) stay within ``budget`` bytes."""
     best = 1
-    for g in range(2, 6):
-        size = math.ceil(kernel / g) * N_FAST_CODES**g * out_channels * 4
-        if size <= _TABLE_BYTES and math.ceil(kernel / g) < math.ceil(kernel / best):
+    for g in range(2, largest + 1):
+        size = math.ceil(kernel / g) * radix**g * row_bytes
+        if size <= budget and math.ceil(kernel / g) < math.ceil(kernel / best):
             best = g
     return best
 

@@ -21,6 +21,7 @@ from seqcnn.predict_fast import codes_of_bytes, encode_codes, first_invalid
 from seqcnn.seq.encode import pad_or_crop
 
 _END = object()
+CHUNK_BATCHES = 4  # batches of records per chunk handed over by the input thread
 
 
 @dataclass
@@ -146,7 +147,7 @@ def record_chunks(
     file: str | None = None,
     skip_invalid: bool = False,
     echo: bool = False,
-    chunk_batches: int = 4,
+    chunk_batches: int = CHUNK_BATCHES,
     max_bases: int | None = None,
 ) -> Iterator[Chunk]:
     """Chunks of ``batch_size * chunk_batches`` records; equal lengths are batched together, at
@@ -189,7 +190,7 @@ def fasta_chunks(
             yield chunk
             continue
         records = list(zip(block.ids, block.texts(), strict=True))
-        step = batch_size * 4
+        step = batch_size * CHUNK_BATCHES
         for start in range(0, len(records), step):
             yield _chunk(records[start:start + step], prepare, policy, stats, batch_size, path, skip_invalid,
                          echo, max_bases)

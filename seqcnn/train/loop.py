@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 
 from seqcnn.config import RunConfig
+from seqcnn.device import intra_op_threads
 from seqcnn.train import distributed as dist_utils
 from seqcnn.train.trainer import RUN_FILES, Trainer, TrainingError, TrainResult
 
@@ -43,7 +44,7 @@ def fit(
     trainer = None
     try:
         folder = Path(out_dir or cfg.output.dir or f"runs/{cfg.model.name}")
-        with _deterministic(cfg.train.deterministic), _threads(cfg.train.threads):
+        with _deterministic(cfg.train.deterministic), intra_op_threads(cfg.train.threads):
             trainer = Trainer(cfg, folder, dev, info, quiet=quiet, resume=resume)
             return trainer.run()
     finally:
@@ -68,13 +69,3 @@ def _deterministic(on: bool) -> Iterator[None]:
         cudnn.deterministic, cudnn.benchmark = before
 
 
-@contextlib.contextmanager
-def _threads(n: int | None) -> Iterator[None]:
-    """``torch.set_num_threads(n)`` for the block (unchanged when ``n`` is None)."""
-    before = torch.get_num_threads()
-    if n:
-        torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
