@@ -19,13 +19,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-import yaml
 from torch import nn
 
 from seqcnn.atomic import atomic_open
-from seqcnn.config import RunConfig, config_to_dict, dump_config
+from seqcnn.config import RunConfig, dump_config
 from seqcnn.errors import ConfigError, InputError, SeqcnnError
-from seqcnn.modelfile import ModelMetadata, save_model
+from seqcnn.modelfile import save_model
 from seqcnn.progress import progress_bar
 from seqcnn.train import checkpoint as ckpt
 from seqcnn.train import distributed as dist_utils
@@ -35,6 +34,7 @@ from seqcnn.train.inputs import make_augment, prepare_data, tensors, to_model_in
 from seqcnn.train.losses import make_loss, pos_weight_from_labels, resolve_loss_name
 from seqcnn.train.metrics import MAIN_METRIC, macro_metrics
 from seqcnn.train.plots import plot_training_curves
+from seqcnn.train.run_state import checkpoint_state, restore_checkpoint, run_metadata
 
 RUN_FILES = {
     "model": "model.safetensors",
@@ -324,7 +324,7 @@ class Trainer:
             self.best, self.best_epoch, self.bad_epochs = value, epoch + 1, 0
             self.best_state = {k: v.detach().to("cpu", copy=True) for k, v in self.model.state_dict().items()}
             if self.dist.is_main:
-                save_model(self.model, self.paths["model"], self._metadata({}))
+                save_model(self.model, self.paths["model"], run_metadata(self, {}))
         else:
             self.bad_epochs += 1
         self._step_scheduler(value)
@@ -360,37 +360,6 @@ class Trainer:
 
     # ---- files ------------------------------------------------------------------------------
 
-    def _metadata(self, test: dict[str, float]) -> ModelMetadata:
-        summary = {
-            "epochs_run": self.epoch,
-            "best_epoch": self.best_epoch,
-            "monitor": self.monitor,
-            "best_value": self.best,
-            "loss": self.loss_name,
-            "optimizer": self.cfg.train.optimizer,
-            "lr": self.cfg.train.lr,
-            "batch_size": self.cfg.data.batch_size,
-            "seed": self.cfg.train.seed,
-            "precision": self.cfg.train.precision,
-            "world_size": self.dist.world_size,
-            "data": self.cfg.data.kind,
-            "n_train": len(self.data.train),
-            "n_valid": len(self.data.valid),
-            "n_test": len(self.data.test),
-            "test": test,
-        }
-        return ModelMetadata(
-            architecture=self.cfg.model.name,
-            model_kwargs=self.kwargs,
-            tasks=self.data.tasks,
-            task_type=self.data.task_type,
-            alphabet="dna",
-            input_length=self.data.input_length,
-            input_shape=list(self.data.input_shape),
-            rc_mode=self.cfg.model.rc_mode,
-            training=summary,
-        )
-
     def _write_history(self, *, plot: bool = False) -> None:
         if not self.dist.is_main:
             return
@@ -414,56 +383,11 @@ class Trainer:
 
     def _save_checkpoint(self) -> None:
         ranks = self._rank_states() if self.dist.enabled else {}  # a collective: every rank joins
-        if not self.dist.is_main:
-            return
-        ckpt.save_checkpoint(
-            self.paths["checkpoint"],
-            {
-                "model": self.model.state_dict(),
-                "optimizer": self.optimizer.state_dict(),
-                "scheduler": self.scheduler.state_dict() if self.scheduler is not None else {},
-                "best_model": self.best_state or {},
-                "epoch": self.epoch,
-                "step": self.step,
-                "global_step": self.global_step,
-                "running": [float(self.running[0]), int(self.running[1])],
-                "best": self.best,
-                "best_epoch": self.best_epoch,
-                "bad_epochs": self.bad_epochs,
-                "stopped": self.stopped,
-                "history": self.history,
-                "config": yaml.safe_dump(config_to_dict(self.cfg), sort_keys=True),
-                "rng": ckpt.rng_states(self.generator),
-                "ranks": ranks,
-            },
-        )
+        if self.dist.is_main:
+            ckpt.save_checkpoint(self.paths["checkpoint"], checkpoint_state(self, ranks))
 
     def _load(self) -> None:
-        state = ckpt.load_checkpoint(self.paths["checkpoint"])
-        saved = yaml.safe_load(state["config"])
-        current = config_to_dict(self.cfg)
-        for section in ("data", "model"):
-            if saved.get(section) != current[section]:
-                raise ConfigError(
-                    f"--resume: the {section} section differs from the run's config.yaml; "
-                    "resume with the same data and model settings",
-                    file=str(self.paths["config"]),
-                )
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        if self.scheduler is not None and state["scheduler"]:
-            self.scheduler.load_state_dict(state["scheduler"])
-        self.best_state = state["best_model"] or None
-        for key in ("epoch", "step", "global_step", "best", "best_epoch", "bad_epochs", "stopped", "history"):
-            setattr(self, key, state[key])
-        self.running = list(state["running"])
-        ckpt.restore_rng_states(state["rng"], self.generator)
-        ranks = state.get("ranks") or {}
-        if self.dist.enabled and len(ranks.get("data", ())) == self.dist.world_size:
-            rank = self.dist.rank  # each rank continues its own random streams and loss sums
-            self.generator.set_state(ranks["data"][rank].clone())  # a view (storage offset) crashes torch
-            torch.set_rng_state(ranks["torch"][rank].clone())
-            self.running = [float(ranks["running"][rank, 0]), int(ranks["running"][rank, 1])]
+        restore_checkpoint(self, ckpt.load_checkpoint(self.paths["checkpoint"]))
         self.log.info(
             "resumed from %s at epoch %d, step %d", self.paths["checkpoint"], self.epoch + 1, self.step
         )
@@ -477,7 +401,7 @@ class Trainer:
         if self.dist.is_main:
             with atomic_open(self.paths["test_metrics"], "w") as handle:
                 table.to_csv(handle, sep="\t", float_format="%.6g")
-            save_model(self.model, self.paths["model"], self._metadata(test))
+            save_model(self.model, self.paths["model"], run_metadata(self, test))
         self.log.info(
             "test %s (best epoch %d, %s=%.4g)",
             " ".join(f"{k}={v:.4g}" for k, v in test.items()),
