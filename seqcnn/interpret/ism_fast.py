@@ -21,7 +21,8 @@ import numpy as np
 import torch
 
 from seqcnn.interpret.ism_plan import Plan, plan
-from seqcnn.interpret.ism_steps import FlatLinear, InputRep, PendingFlat
+from seqcnn.interpret.ism_reduce import FlatLinear, PendingFlat
+from seqcnn.interpret.ism_steps import InputRep
 from seqcnn.interpret.ism_trace import Ref, Trace, Unsupported, record
 from seqcnn.interpret.ism_window import BlockContext, ChunkState
 

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from seqcnn.interpret import ism_reduce as red
 from seqcnn.interpret import ism_steps as st
 from seqcnn.interpret.ism_conv import Conv, FirstConv
 from seqcnn.interpret.ism_ops import (
@@ -138,21 +139,21 @@ class Planner:
         todo = [r.index for r in refs if self.positional(r)]
         if todo:
             self.materialized.append(op.name)
-            step = st.Materialize(op, todo[0], indices=todo)
+            step = red.Materialize(op, todo[0], indices=todo)
             self.local_steps.add(id(step))
             self.steps.append(step)
             for index in todo:
                 self.kind[index] = "dense"
         for r in refs_of(op.outputs):
             self.kind[r.index] = "dense"
-        return st.Dense(op, refs_of(op.outputs)[0].index, ref_batch=self.batch)
+        return red.Dense(op, refs_of(op.outputs)[0].index, ref_batch=self.batch)
 
     def finish(self) -> Plan:
         output_refs = refs_of(self.trace.output)
         todo = [r.index for r in output_refs if self.positional(r)]
         if todo:
             dummy = Op(lambda: None, "output", (), {}, None, True)
-            step = st.Materialize(dummy, todo[0], indices=todo)
+            step = red.Materialize(dummy, todo[0], indices=todo)
             self.local_steps.add(id(step))
             self.steps.append(step)
             self.materialized.append("output")
@@ -166,7 +167,7 @@ class Planner:
             floats += geo.channels * (geo.width + sum(w for _, w in geo.reads))
         for step in self.steps:
             step.prepare(period, self.start)
-            if isinstance(step, st.Materialize):
+            if isinstance(step, red.Materialize):
                 floats += sum(self.geos[i].channels * self.geos[i].length for i in step.indices
                               if i in self.geos)
         boundary, carry = self.split()
@@ -178,11 +179,11 @@ class Planner:
         local = [i for i, step in enumerate(self.steps) if id(step) in self.local_steps]
         boundary = max(local) + 1 if local else 0
         last = self.steps[boundary - 1] if boundary else None
-        if isinstance(last, st.FlatLinear):
+        if isinstance(last, red.FlatLinear):
             last.deferred = True
         produced = set()
         for step in self.steps[:boundary]:
-            if isinstance(step, st.Materialize):
+            if isinstance(step, red.Materialize):
                 produced.update(step.indices)
             else:
                 outs = refs_of(step.op.outputs)
@@ -268,8 +269,8 @@ class Planner:
             self.kind[out] = "dense"
             if cls is st.MaxPool:
                 in_geo.pad_value = -torch.inf
-                return st.GlobalMax(op, out, keepdim=True, source=source, post=post)
-            return st.GlobalSum(op, out, mean=True, keepdim=True) if kernel == in_geo.length else None
+                return red.GlobalMax(op, out, keepdim=True, source=source, post=post)
+            return red.GlobalSum(op, out, mean=True, keepdim=True) if kernel == in_geo.length else None
         geo, read_lo, read_width = conv_geometry(in_geo, kernel, stride, dilation, pad_left, out_len,
                                                  in_geo.channels)
         self.geos[out] = geo
@@ -300,13 +301,13 @@ class Planner:
         source, post = self.fuse_activation(source)
         self.geo_of(source).pad_value = -torch.inf
         self.kind[out] = "dense"
-        return st.GlobalMax(op, out, keepdim=keepdim, source=source, post=post)
+        return red.GlobalMax(op, out, keepdim=keepdim, source=source, post=post)
 
     def rule_adaptive_avg_pool1d(self, op: Op, out: int) -> st.Step | None:
         if one_value(bind(op)["output_size"]) != 1:
             return None
         self.kind[out] = "dense"
-        return st.GlobalSum(op, out, mean=True, keepdim=True)
+        return red.GlobalSum(op, out, mean=True, keepdim=True)
 
     def rule_amax(self, op: Op, out: int) -> st.Step | None:
         a = bind(op)
@@ -319,7 +320,7 @@ class Planner:
         if reduced_dims(a["dim"], 3) != {2} or op.kwargs.get("dtype") is not None:
             return None
         self.kind[out] = "dense"
-        return st.GlobalSum(op, out, mean=mean, keepdim=bool(a["keepdim"]))
+        return red.GlobalSum(op, out, mean=mean, keepdim=bool(a["keepdim"]))
 
     def rule_mean(self, op: Op, out: int) -> st.Step | None:
         return self._sum(op, out, True)
@@ -394,7 +395,7 @@ class Planner:
             return self.alias(op, out)
         if (start, end) == (1, 2):
             self.kind[out] = ("flat", in_geo)
-            return st.Flatten(op, out)
+            return red.Flatten(op, out)
         return None
 
     def rule_view(self, op: Op, out: int) -> st.Step | None:
@@ -404,7 +405,7 @@ class Planner:
             return self.alias(op, out)
         if tuple(after) == (before[0], before[1] * before[2]):
             self.kind[out] = ("flat", in_geo)
-            return st.Flatten(op, out)
+            return red.Flatten(op, out)
         return None
 
     rule_reshape = rule_view
@@ -453,7 +454,7 @@ class Planner:
         geo = kind[1]
         self.kind[out] = "dense"
         weight = self.value(a["weight"])
-        return st.FlatLinear(op, out, geo=geo, weight=weight)
+        return red.FlatLinear(op, out, geo=geo, weight=weight)
 
 
 def plan(trace: Trace, start: int, end: int) -> Plan:

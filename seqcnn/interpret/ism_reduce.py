@@ -1,0 +1,194 @@
+"""Fast-ISM steps that leave the positional windows: flatten -> linear, global pooling, and ops run on
+full-length or per-substitution tensors.
+
+``FlatLinear`` multiplies only the window's weight columns (deferred to whole chunks when nothing
+windowed follows), ``GlobalMax`` uses running maxima of the reference outside the window,
+``GlobalSum`` adds the summed change, ``Materialize`` rebuilds full-length mutated inputs for ops
+without a windowed rule, and ``Dense`` replays any op on per-substitution tensors. The windowed
+steps and the shared helpers live in ``ism_steps``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from seqcnn.interpret.ism_steps import Flat, InputRep, Step, apply_post, as_local, halving_max, resolve
+from seqcnn.interpret.ism_trace import Op, Ref
+from seqcnn.interpret.ism_window import BlockContext, Geo, Local
+
+
+@dataclass
+class Flatten(Step):
+    """``flatten(1)`` or ``view(N, -1)`` of a positional value: kept as a window for a linear layer."""
+
+    def run(self, ctx: BlockContext, env: dict[int, Any]) -> None:
+        env[self.out] = Flat(as_local(ctx, resolve(ctx, env, self.op.args[0])))
+
+
+@dataclass
+class PendingFlat:
+    """``linear(flatten(x))`` rows of a block, multiplied later with rows of the same window start."""
+
+    delta: torch.Tensor  # (rows, w * C), window positions outer
+    lo: torch.Tensor  # (rows,) window start
+    seq: torch.Tensor  # (rows,) sequence index in the chunk
+
+
+@dataclass
+class FlatLinear(Step):
+    """``linear(flatten(x))``: reference output plus the weight columns of the window times the change.
+
+    Deferred (``deferred=True``) when nothing windowed follows: each block only stores its rows, and
+    ``finish`` multiplies all rows of a chunk that share a window start by that window's weight slab
+    at once (a few large matrix products instead of one small one per position).
+    """
+
+    geo: Geo = None  # type: ignore[assignment]
+    weight: torch.Tensor = None  # type: ignore[assignment]  # (left + L + right, C, O), zero margins
+    deferred: bool = False
+
+    def prepare(self, period: int, start: int) -> None:
+        geo = self.geo
+        if self.weight.dim() == 2:
+            out_features = self.weight.shape[0]
+            w = self.weight.view(out_features, geo.channels, geo.length).permute(2, 1, 0)
+            self.weight = F.pad(w, (0, 0, 0, 0, geo.left, geo.right)).contiguous()
+
+    def slab(self, lo: int, width: int) -> torch.Tensor:
+        """(w * C, O) weight rows of the window starting at ``lo``."""
+        start = self.geo.left + lo
+        return self.weight[start: start + width].flatten(0, 1)
+
+    def run(self, ctx: BlockContext, env: dict[int, Any]) -> None:
+        x = resolve(ctx, env, self.op.args[0]).local
+        channels, n, m, n_subs, width = x.delta(ctx).shape
+        rows = x.delta(ctx).permute(1, 2, 3, 4, 0).reshape(ctx.batch, width * channels)
+        lo = self.geo.lo[ctx.first] + np.arange(m) * self.geo.step
+        lo_rows = torch.from_numpy(np.repeat(np.tile(lo, n), n_subs))
+        seq = torch.arange(ctx.n0, ctx.n1).repeat_interleave(m * n_subs)
+        pending = PendingFlat(rows, lo_rows, seq)
+        env[self.out] = pending if self.deferred else self.finish(pending, ctx.state.values[self.out])
+
+    def finish(self, rows: PendingFlat, reference: torch.Tensor) -> torch.Tensor:
+        """(rows, O) outputs of pending rows: reference output plus each window-start group's change."""
+        delta, lo = rows.delta, rows.lo.numpy()
+        width = delta.shape[1] // self.geo.channels
+        out = reference.index_select(0, rows.seq.to(reference.device))
+        order = np.argsort(lo, kind="stable")
+        bounds = np.flatnonzero(np.diff(lo[order])) + 1
+        for group in np.split(order, bounds):
+            index = torch.from_numpy(group).to(delta.device)
+            out.index_add_(0, index, delta.index_select(0, index) @ self.slab(int(lo[group[0]]), width))
+        return out
+
+
+@dataclass
+class GlobalMax(Step):
+    """Max over all positions: running maxima of the reference outside the window, values inside
+    (a fused monotone activation applied to the (M, C) result)."""
+
+    keepdim: bool = False
+    source: Ref | None = None
+    post: Op | None = None
+
+    def run(self, ctx: BlockContext, env: dict[int, Any]) -> None:
+        x = as_local(ctx, resolve(ctx, env, self.source or self.op.args[0]))
+        geo = x.geo
+        prefix, suffix = ctx.state.running_max(x.index)
+        lo = geo.lo[ctx.first] + np.arange(ctx.m) * geo.step
+        before = torch.from_numpy(np.clip(lo, 0, geo.length)).to(prefix.device)
+        after = torch.from_numpy(np.clip(lo + geo.width, 0, geo.length)).to(prefix.device)
+        outside = torch.maximum(prefix[ctx.n0:ctx.n1].index_select(2, before),
+                                suffix[ctx.n0:ctx.n1].index_select(2, after))  # (n, C, m)
+        value = x.value(ctx)
+        valid = ctx.mask(geo)
+        if valid is not None:
+            value = value.masked_fill(~valid, -torch.inf)
+        inside = halving_max(value)  # (C, n, m, B)
+        out = torch.maximum(inside, outside.permute(1, 0, 2)[..., None])
+        out = apply_post(self.post, ctx, env, out.permute(1, 2, 3, 0).reshape(ctx.batch, -1))
+        env[self.out] = out[..., None] if self.keepdim else out
+
+
+@dataclass
+class GlobalSum(Step):
+    """Sum or mean over all positions: reference plus the summed change."""
+
+    mean: bool = False
+    keepdim: bool = False
+
+    def run(self, ctx: BlockContext, env: dict[int, Any]) -> None:
+        x = as_local(ctx, resolve(ctx, env, self.op.args[0]))
+        change = x.delta(ctx).sum(-1).permute(1, 2, 3, 0)  # (n, m, B, C)
+        if self.mean:
+            change = change / x.geo.length
+        ref = ctx.state.values[self.out][ctx.n0:ctx.n1]
+        ref = ref.reshape(ref.shape[0], 1, 1, -1)
+        out = (change + ref).reshape(ctx.batch, -1)
+        env[self.out] = out[..., None] if self.keepdim else out
+
+
+@dataclass
+class Materialize(Step):
+    """Full-length mutated tensors ``(M, C, L)`` for positional inputs of an op we cannot window."""
+
+    indices: list[int] = field(default_factory=list)
+
+    def run(self, ctx: BlockContext, env: dict[int, Any]) -> None:
+        for index in self.indices:
+            rep = env[index]
+            if isinstance(rep, Flat):
+                env[index] = full(ctx, rep.local).flatten(1)
+            elif isinstance(rep, (Local, InputRep)):
+                env[index] = full(ctx, as_local(ctx, rep))
+
+
+def full(ctx: BlockContext, x: Local) -> torch.Tensor:
+    """(M, C, L) reference with the window's change added."""
+    geo = x.geo
+    ext = ctx.state.ext_of(x.index, geo)[ctx.n0:ctx.n1]
+    n, channels, total = ext.shape
+    out = ext[:, None, None].expand(n, ctx.m, ctx.n_subs, channels, total).contiguous()
+    lo0 = geo.left + int(geo.lo[ctx.first])
+    window = out.as_strided((n, ctx.m, ctx.n_subs, channels, geo.width),
+                            (ctx.m * ctx.n_subs * channels * total, ctx.n_subs * channels * total + geo.step,
+                             channels * total, total, 1), lo0)
+    window.add_(x.delta(ctx).permute(1, 2, 3, 0, 4))
+    return out[..., geo.left: geo.left + geo.length].reshape(ctx.batch, channels, geo.length)
+
+
+@dataclass
+class Dense(Step):
+    """Run the op as recorded on per-substitution tensors, fixing a recorded batch size in reshapes."""
+
+    ref_batch: int = 0
+
+    def run(self, ctx: BlockContext, env: dict[int, Any]) -> None:
+        args = resolve(ctx, env, self.op.args)
+        kwargs = resolve(ctx, env, self.op.kwargs)
+        if self.op.name in ("view", "reshape", "expand", "unflatten") and len(args) > 1:
+            args = _fix_batch(args, self.ref_batch, ctx.batch)
+        out = self.op.func(*args, **kwargs)
+        outs = self.op.outputs
+        if isinstance(outs, Ref):
+            env[outs.index] = out
+        else:
+            for ref, value in zip(outs, out, strict=True):
+                if isinstance(ref, Ref):
+                    env[ref.index] = value
+
+
+def _fix_batch(args: tuple, ref_batch: int, batch: int) -> tuple:
+    sizes = args[1]
+    if isinstance(sizes, (tuple, list, torch.Size)):
+        if sizes and sizes[0] == ref_batch:
+            return (args[0], (batch, *sizes[1:]), *args[2:])
+        return args
+    if sizes == ref_batch:
+        return (args[0], batch, *args[2:])
+    return args
