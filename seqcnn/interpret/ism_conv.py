@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from seqcnn.interpret.ism_steps import Step, as_local, resolve, shift
 from seqcnn.interpret.ism_window import BlockContext, Geo, Local
 
-FFT_ADVANTAGE = 0.7  # use the transform when 4 F < 0.7 * K * w
+FFT_ADVANTAGE = 0.8  # use the transform when its B real products < 0.8 * K * w direct ones
 
 
 @dataclass
@@ -99,8 +99,7 @@ class Conv(Step):
             return
         c_out, c_in, kernel = self.op_weight.shape
         width, span = self.in_geo.width, (kernel - 1) * self.dilation
-        bins = (width + span) // 2 + 1
-        if width > 1 and 4 * bins < FFT_ADVANTAGE * kernel * width:
+        if width > 1 and Spectral.bands(width, span) < FFT_ADVANTAGE * kernel * width:
             self.spectral = Spectral.build(self.op_weight, width, self.dilation)
         else:
             self.stacked = self.op_weight.permute(2, 0, 1).reshape(-1, c_in).contiguous()
@@ -144,53 +143,69 @@ class Conv(Step):
 
 @dataclass
 class Spectral:
-    """Kernel and transform matrices of a full convolution of ``width``-wide windows by DFT."""
+    """Kernel and transform matrices of a full convolution of ``width``-wide windows by real DFT.
+
+    Each frequency's complex product ``(Kr + i Ki)(Xr + i Xi)`` is taken as three real products
+    (Gauss): ``P1 = Kr Xr``, ``P2 = Ki Xi``, ``P3 = (Kr + Ki)(Xr + Xi)``, with ``Re = P1 - P2`` and
+    ``Im = P3 - P1 - P2``; the zero (and, for even ``N``, the Nyquist) frequency is real and needs one.
+    The forward transform produces ``Xr``, ``Xi`` and ``Xr + Xi`` directly and the inverse reads
+    ``P1, P2, P3``, so all three steps are real matrix products: ``B`` "bands" in all.
+    """
 
     width: int
     length: int  # N = width + span
-    weight: torch.Tensor  # (F, C_out, C_in) complex: transform of the (flipped, dilated) kernel
-    cos: torch.Tensor  # (F, w) forward transform, real part
-    sin: torch.Tensor  # (F, w) forward transform, imaginary part
-    inverse: torch.Tensor  # (F, N) complex: frequencies back to N positions (take the real part)
+    forward: torch.Tensor  # (B, w): window -> bands
+    weight: torch.Tensor  # (B, C_out, C_in): the kernel's transform, per band
+    inverse: torch.Tensor  # (B, N): bands -> N positions
 
     @classmethod
     def build(cls, weight: torch.Tensor, width: int, dilation: int) -> Spectral:
-        c_out, c_in, kernel = weight.shape
+        _, _, kernel = weight.shape
         span = (kernel - 1) * dilation
         n = width + span
-        device, weight = weight.device, weight.detach().cpu()  # tables built in float64 on the CPU
+        device, w64 = weight.device, weight.detach().cpu().double()  # tables built in float64 on the CPU
         freqs = torch.arange(n // 2 + 1, dtype=torch.float64)
         # full[j] = sum_k W[k] d[j - span + k * dilation]: kernel tap k sits at lag span - k * dilation
         lags = span - torch.arange(kernel, dtype=torch.float64) * dilation
-        angle = 2 * math.pi * torch.outer(lags, freqs) / n
-        kernel_f = torch.einsum("oik,kf->foi", weight.double().to(torch.complex128),
-                                torch.polar(torch.ones_like(angle), -angle))
-        pos = 2 * math.pi * torch.outer(torch.arange(width, dtype=torch.float64), freqs) / n
-        scale = torch.full_like(freqs, 2.0)
-        scale[0] = 1.0
-        if n % 2 == 0:
-            scale[-1] = 1.0
-        back = 2 * math.pi * torch.outer(freqs, torch.arange(n, dtype=torch.float64)) / n
-        inverse = torch.polar(scale[:, None] / n * torch.ones_like(back), back)  # Re(Y @ inverse) = signal
+        angle = 2 * math.pi * torch.outer(lags, freqs) / n  # (K, F)
+        k_re = torch.einsum("oik,kf->foi", w64, torch.cos(angle))
+        k_im = torch.einsum("oik,kf->foi", w64, -torch.sin(angle))
+        at = 2 * math.pi * torch.outer(freqs, torch.arange(width, dtype=torch.float64)) / n  # (F, w)
+        back = 2 * math.pi * torch.outer(freqs, torch.arange(n, dtype=torch.float64)) / n  # (F, N)
+        forward, bands, inverse = [], [], []
+        for f in range(len(freqs)):
+            gain = (1.0 if f == 0 or 2 * f == n else 2.0) / n  # Re of the one-sided inverse sum
+            cos, sin = torch.cos(at[f]), -torch.sin(at[f])  # X_f = sum_t x_t (cos + i sin)
+            back_cos, back_sin = gain * torch.cos(back[f]), gain * torch.sin(back[f])
+            if f == 0 or 2 * f == n:
+                forward.append(cos)
+                bands.append(k_re[f])
+                inverse.append(back_cos)
+            else:  # signal = sum gain (Re cos - Im sin) = P1 (cos + sin) + P2 (sin - cos) - P3 sin
+                forward += [cos, sin, cos + sin]
+                bands += [k_re[f], k_im[f], k_re[f] + k_im[f]]
+                inverse += [back_cos + back_sin, back_sin - back_cos, -back_sin]
         real = weight.dtype
-        complex_dtype = torch.complex128 if real == torch.float64 else torch.complex64
-        cos, sin = torch.cos(pos).T.to(device, real), (-torch.sin(pos)).T.to(device, real)
-        return cls(width, n, kernel_f.to(device, complex_dtype).contiguous(), cos.contiguous(),
-                   sin.contiguous(), inverse.to(device, complex_dtype).contiguous())
+        return cls(width, n, torch.stack(forward).to(device, real), torch.stack(bands).to(device, real),
+                   torch.stack(inverse).to(device, real))
+
+    @staticmethod
+    def bands(width: int, span: int) -> int:
+        """Real products per channel pair of a ``width``-wide window (``B``)."""
+        n = width + span
+        return 1 + (n % 2 == 0) + 3 * ((n - 1) // 2)
 
     def full(self, delta: torch.Tensor) -> torch.Tensor:
         """(C_out, n, m, B, N) full convolution of the change ``delta`` (C_in, n, m, B, w).
 
-        Laid out so that no transform needs a transpose copy: the forward transform writes frequencies
-        first, ``(F, C_in * R)``, the per-frequency products stay ``(F, C_out, R)``, and the inverse
-        reads them transposed.
+        Laid out so that no step needs a transpose copy: the forward transform writes bands first,
+        ``(B, C_in, R)``, the per-band products stay ``(B, C_out, R)``, and the inverse reads them
+        transposed.
         """
         c_in, n, m, b, w = delta.shape
         d = delta.reshape(-1, w).T  # (w, C_in * R), a transposed view
-        spectrum = torch.complex(self.cos @ d, self.sin @ d).view(-1, c_in, d.shape[1] // c_in)
-        product = torch.matmul(self.weight, spectrum)  # (F, C_out, R)
+        spectrum = (self.forward @ d).view(self.forward.shape[0], c_in, d.shape[1] // c_in)
+        product = torch.matmul(self.weight, spectrum)  # (B, C_out, R)
         c_out = product.shape[1]
-        signal = product.view(product.shape[0], -1).T @ self.inverse  # (C_out * R, N) complex
-        return signal.real.view(c_out, n, m, b, self.length)
-
-
+        signal = product.view(product.shape[0], -1).T @ self.inverse  # (C_out * R, N)
+        return signal.view(c_out, n, m, b, self.length)

@@ -20,14 +20,14 @@ from typing import Any
 import numpy as np
 import torch
 
+from seqcnn.interpret.ism_head import dense_stage
 from seqcnn.interpret.ism_plan import Plan, plan
-from seqcnn.interpret.ism_reduce import FlatLinear, PendingFlat
+from seqcnn.interpret.ism_reduce import FlatLinear
 from seqcnn.interpret.ism_steps import InputRep
 from seqcnn.interpret.ism_trace import Ref, Trace, Unsupported, record
 from seqcnn.interpret.ism_window import BlockContext, ChunkState
 
 BLOCK_BYTES = 48 << 20  # working set of one block of substitutions
-DENSE_ROWS = 2048  # rows per slice of the dense stage: freed slices stay in the heap (no new pages)
 
 
 def reference_bases(x: torch.Tensor) -> torch.Tensor:
@@ -85,7 +85,8 @@ class FastISM:
             for index in the_plan.carry:
                 carried[index].append(env[index])
             placed.append((n0, n1, alt, pos_t))
-        y = self.dense_stage(the_plan, state, carried)
+        row_seq = np.concatenate([np.repeat(np.arange(n0, n1), alt[0].numel()) for n0, n1, alt, _ in placed])
+        y = self.dense_stage(the_plan, state, carried, row_seq)
         out = reference.new_zeros(n, n_bases, span, reference.shape[1])
         at = 0
         for n0, n1, alt, pos_t in placed:
@@ -99,33 +100,11 @@ class FastISM:
             out.permute(0, 2, 1, 3)[ident.nonzero(as_tuple=True) + (base[ident],)] = 0
         return out, reference
 
-    def dense_stage(self, the_plan: Plan, state: ChunkState, carried: dict[int, list]) -> torch.Tensor:
-        """Run the steps after the boundary on all rows of the chunk, a slice of rows at a time (so no
-        allocation grows with the chunk); (rows, T) outputs."""
-        out = the_plan.output
-        if not isinstance(out, Ref):
-            raise Unsupported("model output is not a single tensor")
+    def dense_stage(self, the_plan: Plan, state: ChunkState, carried: dict[int, list],
+                    row_seq: np.ndarray) -> torch.Tensor:
+        """The steps after the boundary on all rows of the chunk (``ism_head.dense_stage``)."""
         flat = {s.out: s for s in the_plan.steps[:the_plan.boundary] if isinstance(s, FlatLinear)}
-        first = next(iter(carried.values()))
-        counts = [len(p.seq) if isinstance(p, PendingFlat) else p.shape[0] for p in first]
-        offsets = np.concatenate([[0], np.cumsum(counts)])
-        results = []
-        for a in range(0, int(offsets[-1]), DENSE_ROWS):
-            b = min(int(offsets[-1]), a + DENSE_ROWS)
-            env: dict[int, Any] = {}
-            for index, parts in carried.items():
-                piece = _rows(parts, offsets, a, b)
-                env[index] = flat[index].finish(piece, state.values[index]) if index in flat else piece
-            ctx = DenseContext(state, b - a)
-            for step in the_plan.steps[the_plan.boundary:]:
-                step.run(ctx, env)  # type: ignore[arg-type]
-            if out.index not in env:
-                raise Unsupported("model output does not depend on the input")
-            results.append(env[out.index])
-        y = torch.cat(results) if len(results) > 1 else results[0]
-        if not isinstance(y, torch.Tensor) or y.dim() != 2:
-            raise Unsupported("model output is not (N, T)")
-        return y
+        return dense_stage(the_plan.steps[the_plan.boundary:], the_plan.output, state, carried, row_seq, flat)
 
     def blocks(self, the_plan: Plan, n: int, n_subs: int, span: int) -> Iterator[tuple]:
         """(n0, n1, residue, m0, m1, edge) blocks covering every substitution once."""
@@ -143,31 +122,6 @@ class FastISM:
                 m1 = min(len(inner), m0 + m_blk)
                 for n0 in range(0, n, n_blk):
                     yield n0, min(n, n0 + n_blk), r, m0, m1, not inner[m0:m1].all()
-
-
-class DenseContext:
-    """The little a dense step needs: recorded values and the number of rows."""
-
-    def __init__(self, state: ChunkState, batch: int) -> None:
-        self.state = state
-        self.batch = batch
-
-
-def _rows(parts: list, offsets: np.ndarray, a: int, b: int) -> Any:
-    """Rows ``[a, b)`` of the concatenation of per-block ``parts`` (tensors or PendingFlat)."""
-    first = int(np.searchsorted(offsets, a, side="right")) - 1
-    last = int(np.searchsorted(offsets, b, side="left"))
-    pieces = []
-    for i in range(first, last):
-        lo, hi = max(a, int(offsets[i])) - int(offsets[i]), min(b, int(offsets[i + 1])) - int(offsets[i])
-        part = parts[i]
-        pieces.append(PendingFlat(part.delta[lo:hi], part.lo[lo:hi], part.seq[lo:hi])
-                      if isinstance(part, PendingFlat) else part[lo:hi])
-    if len(pieces) == 1:
-        return pieces[0]
-    if isinstance(pieces[0], PendingFlat):
-        return PendingFlat(*(torch.cat([getattr(p, f) for p in pieces]) for f in ("delta", "lo", "seq")))
-    return torch.cat(pieces)
 
 
 def _is_double(model: torch.nn.Module) -> bool:

@@ -19,6 +19,7 @@ import torch
 from seqcnn.interpret import ism_reduce as red
 from seqcnn.interpret import ism_steps as st
 from seqcnn.interpret.ism_conv import Conv, FirstConv
+from seqcnn.interpret.ism_head import fuse_head
 from seqcnn.interpret.ism_ops import (
     ADDITIVE,
     BINARY,
@@ -171,6 +172,7 @@ class Planner:
                 floats += sum(self.geos[i].channels * self.geos[i].length for i in step.indices
                               if i in self.geos)
         boundary, carry = self.split()
+        self.steps = fuse_head(self.steps, boundary, self.trace, self.uses)
         return Plan(self.steps, local, period, interior, self.trace.output, floats, boundary, carry,
                     self.materialized)
 

@@ -44,13 +44,22 @@ class FlatLinear(Step):
     """``linear(flatten(x))``: reference output plus the weight columns of the window times the change.
 
     Deferred (``deferred=True``) when nothing windowed follows: each block only stores its rows, and
-    ``finish`` multiplies all rows of a chunk that share a window start by that window's weight slab
-    at once (a few large matrix products instead of one small one per position).
+    ``finish`` multiplies all rows of a chunk that share a sequence and window start by that window's
+    weight slab at once (a few large matrix products instead of one small one per position). The head
+    fusion (``ism_head.fuse_head``) may fold a batch norm into ``weight`` (then ``reference`` is the
+    recorded batch-norm output) and a ReLU (``relu``); ``result`` is the value the output stands for.
     """
 
     geo: Geo = None  # type: ignore[assignment]
     weight: torch.Tensor = None  # type: ignore[assignment]  # (left + L + right, C, O), zero margins
     deferred: bool = False
+    result: int = -1  # value index of the (fused) output; -1: ``out``
+    reference: int = -1  # recorded value the change is added to; -1: ``out``
+    relu: bool = False
+
+    def __post_init__(self) -> None:
+        self.result = self.out if self.result < 0 else self.result
+        self.reference = self.out if self.reference < 0 else self.reference
 
     def prepare(self, period: int, start: int) -> None:
         geo = self.geo
@@ -75,16 +84,23 @@ class FlatLinear(Step):
         env[self.out] = pending if self.deferred else self.finish(pending, ctx.state.values[self.out])
 
     def finish(self, rows: PendingFlat, reference: torch.Tensor) -> torch.Tensor:
-        """(rows, O) outputs of pending rows: reference output plus each window-start group's change."""
-        delta, lo = rows.delta, rows.lo.numpy()
+        """(rows, O) outputs of pending rows: the reference output of each row's sequence plus the
+        change, one product per run of rows with the same sequence and window start."""
+        delta, lo, seq = rows.delta, rows.lo.numpy(), rows.seq.numpy()
+        order = np.lexsort((lo, seq))
+        permuted = not np.array_equal(order, np.arange(len(order)))
+        if permuted:
+            index = torch.from_numpy(order).to(delta.device)
+            delta, lo, seq = delta.index_select(0, index), lo[order], seq[order]
         width = delta.shape[1] // self.geo.channels
-        out = reference.index_select(0, rows.seq.to(reference.device))
-        order = np.argsort(lo, kind="stable")
-        bounds = np.flatnonzero(np.diff(lo[order])) + 1
-        for group in np.split(order, bounds):
-            index = torch.from_numpy(group).to(delta.device)
-            out.index_add_(0, index, delta.index_select(0, index) @ self.slab(int(lo[group[0]]), width))
-        return out
+        out = delta.new_empty(len(lo), self.weight.shape[-1])
+        cuts = np.flatnonzero((np.diff(lo) != 0) | (np.diff(seq) != 0)) + 1
+        for a, b in zip([0, *cuts.tolist()], [*cuts.tolist(), len(lo)], strict=True):
+            s = int(seq[a])
+            torch.addmm(reference[s: s + 1], delta[a:b], self.slab(int(lo[a]), width), out=out[a:b])
+        if permuted:
+            out = torch.empty_like(out).index_copy_(0, index, out)
+        return out.clamp_min_(0) if self.relu else out
 
 
 @dataclass
