@@ -214,15 +214,13 @@ def _chunk_size(x: torch.Tensor, per_sequence: int) -> int:
 def _fast(model: torch.nn.Module, x: torch.Tensor, start: int, end: int, batch_size: int | None,
           progress: bool, check: bool) -> tuple[torch.Tensor, torch.Tensor]:
     engine = FastISM(model, start, end, max_block=batch_size)
-    first, ref = engine.run(x[:1])
-    if check:
-        _check_against_naive(model, x[:1], first, start, end)
-    chunk = _chunk_size(x, 3 * engine.bytes_per_sequence)
-    deltas, refs = [first], [ref]
+    chunk = _chunk_size(x, 3 * engine.measure(x[:1]))
+    deltas, refs = [], []
     bar = progress_bar(total=x.shape[0], enabled=progress, desc="ISM")
-    bar.update(1)
-    for i in range(1, x.shape[0], chunk):
+    for i in range(0, x.shape[0], chunk):
         d, r = engine.run(x[i:i + chunk])
+        if check and i == 0:
+            _check_against_naive(model, x[:1], d[:1], start, end)
         deltas.append(d)
         refs.append(r)
         bar.update(d.shape[0])

@@ -27,7 +27,7 @@ from seqcnn.interpret.ism_steps import InputRep
 from seqcnn.interpret.ism_trace import Ref, Trace, Unsupported, record
 from seqcnn.interpret.ism_window import BlockContext, ChunkState
 
-BLOCK_BYTES = 48 << 20  # working set of one block of substitutions
+BLOCK_BYTES = 64 << 20  # working set of one block of substitutions
 
 
 def reference_bases(x: torch.Tensor) -> torch.Tensor:
@@ -56,12 +56,20 @@ class FastISM:
             self._plans[key] = plan(trace, self.start, self.end)
         return self._plans[key]
 
+    def measure(self, x: torch.Tensor) -> int:
+        """Bytes of reference activations per sequence of ``x`` (one forward pass, nothing kept)."""
+        self._measure(record(self.model, x), x.shape[0])
+        return self.bytes_per_sequence
+
+    def _measure(self, trace: Trace, n: int) -> None:
+        live = [v for v, d in zip(trace.values, trace.depends, strict=True) if d]
+        self.bytes_per_sequence = sum(v.numel() * v.element_size() for v in live) // n
+
     def run(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Changes (n, A, P, T) and reference outputs (n, T) for one chunk of sequences ``x``."""
         trace = record(self.model, x)
         reference = _output(trace)
-        live = [v for v, d in zip(trace.values, trace.depends, strict=True) if d]
-        self.bytes_per_sequence = sum(v.numel() * v.element_size() for v in live) // x.shape[0]
+        self._measure(trace, x.shape[0])
         the_plan = self.plan_for(trace)
         state = ChunkState(trace.values)
         n, n_bases, _ = x.shape
@@ -118,8 +126,9 @@ class FastISM:
         m_blk = max(1, budget // (n_subs * n_blk))
         for r in range(min(period, span)):
             inner = the_plan.interior[np.arange(r, span, period)]
-            for m0 in range(0, len(inner), m_blk):
-                m1 = min(len(inner), m0 + m_blk)
+            pieces = -(-len(inner) // m_blk)  # blocks of about equal size (no small remainder block)
+            edges = np.linspace(0, len(inner), pieces + 1).round().astype(int).tolist()
+            for m0, m1 in zip(edges[:-1], edges[1:], strict=True):
                 for n0 in range(0, n, n_blk):
                     yield n0, min(n, n0 + n_blk), r, m0, m1, not inner[m0:m1].all()
 
