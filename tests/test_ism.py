@@ -13,6 +13,7 @@ from torch import nn
 from seqcnn.errors import ConfigError, InputError
 from seqcnn.interpret.ism import ISMFallbackWarning, ISMResult, importance, ism, mutation_map, naive_ism
 from seqcnn.interpret.ism_conv import Conv
+from seqcnn.interpret.ism_fast import FastISM
 from seqcnn.interpret.ism_plan import plan
 from seqcnn.interpret.ism_trace import record
 from seqcnn.layers.conv import ChannelLayerNorm
@@ -257,6 +258,23 @@ def test_unanalysable_model_falls_back_to_naive_with_one_warning() -> None:
     np.testing.assert_allclose(result.delta, naive_ism(model, x).delta, atol=1e-12)
     with pytest.raises(ConfigError, match="fast ISM cannot analyse"):
         ism(model, x, method="fast")
+
+
+def test_a_wrong_fast_result_is_caught_by_the_naive_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    torch.manual_seed(0)
+    model = build_model("deepbind", **get_spec("deepbind").small).double().eval()
+    x = one_hot(2, 30)
+    run = FastISM.run
+
+    def off_at_the_end(self, chunk):  # corrupt one substitution at the last position only
+        delta, reference = run(self, chunk)
+        delta[0, :, -1] += 1e-3
+        return delta, reference
+
+    monkeypatch.setattr(FastISM, "run", off_at_the_end)
+    with pytest.warns(ISMFallbackWarning, match="differ by"):
+        result = ism(model, x)
+    np.testing.assert_allclose(result.delta, naive_ism(model, x).delta, atol=1e-12)
 
 
 def test_fast_path_keeps_models_and_inputs_untouched() -> None:
