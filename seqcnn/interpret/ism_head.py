@@ -211,10 +211,26 @@ def _slices(seq: np.ndarray) -> list[tuple[int, int]]:
 
 
 def _concat(parts: list) -> Any:
-    """One tensor (or PendingFlat) from the per-block parts."""
+    """One tensor (or PendingFlat) from the per-block ``parts``, emptying the list as it copies (so the
+    peak is the result plus one part, not twice the rows)."""
     if isinstance(parts[0], PendingFlat):
-        return PendingFlat(*(torch.cat([getattr(p, f) for p in parts]) for f in ("delta", "lo", "seq")))
-    return torch.cat(parts)
+        fields = {f: _fill([getattr(p, f) for p in parts]) for f in ("lo", "seq")}
+        return PendingFlat(_fill([p.delta for p in parts], parts), fields["lo"], fields["seq"])
+    return _fill(parts, parts)
+
+
+def _fill(pieces: list[torch.Tensor], owner: list | None = None) -> torch.Tensor:
+    """``torch.cat(pieces)``, dropping each piece from ``owner`` once it is copied."""
+    out = pieces[0].new_empty(sum(p.shape[0] for p in pieces), *pieces[0].shape[1:])
+    at = 0
+    for i in range(len(pieces)):
+        piece = pieces[i]
+        out[at: at + piece.shape[0]] = piece
+        at += piece.shape[0]
+        pieces[i] = None  # type: ignore[call-overload]
+        if owner is not None:
+            owner[i] = None
+    return out
 
 
 def _take(rows: Any, index: torch.Tensor) -> Any:
