@@ -111,7 +111,8 @@ class FastISM:
     def dense_stage(self, the_plan: Plan, state: ChunkState, carried: dict[int, list],
                     row_seq: np.ndarray) -> torch.Tensor:
         """The steps after the boundary on all rows of the chunk (``ism_head.dense_stage``)."""
-        flat = {s.out: s for s in the_plan.steps[:the_plan.boundary] if isinstance(s, FlatLinear)}
+        steps = the_plan.steps[:the_plan.boundary]
+        flat = {s.out: s for s in steps if isinstance(s, FlatLinear) and s.deferred}
         return dense_stage(the_plan.steps[the_plan.boundary:], the_plan.output, state, carried, row_seq, flat)
 
     def blocks(self, the_plan: Plan, n: int, n_subs: int, span: int) -> Iterator[tuple]:

@@ -172,6 +172,8 @@ def dense_stage(steps: list[Step], output: Any, state: ChunkState, carried: dict
     """Run the head ``steps`` on all rows of a chunk (see the module docstring); (rows, T) outputs in
     the order of the blocks. ``row_seq``: sequence of each row; ``flat``: deferred FlatLinear steps
     by the value they feed."""
+    if not isinstance(output, Ref):
+        raise Unsupported("model output is not a single tensor")
     merged = {index: _concat(parts) for index, parts in carried.items()}
     carried.clear()
     lo = next((rows.lo.numpy() for rows in merged.values() if isinstance(rows, PendingFlat)), None)
@@ -183,14 +185,14 @@ def dense_stage(steps: list[Step], output: Any, state: ChunkState, carried: dict
         for index, rows in merged.items():
             piece = _take(rows, take)
             if index in flat:
-                step = flat[index]
-                env[step.result] = step.finish(piece, state.values[step.reference])
+                linear = flat[index]
+                env[linear.result] = linear.finish(piece, state.values[linear.reference])
             else:
                 env[index] = piece
         ctx = DenseContext(state, b - a)
         for step in steps:
             step.run(ctx, env)  # type: ignore[arg-type]
-        if not isinstance(output, Ref) or output.index not in env:
+        if output.index not in env:
             raise Unsupported("model output does not depend on the input")
         results.append(env[output.index])
     y = torch.cat(results) if len(results) > 1 else results[0]
