@@ -48,6 +48,18 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         raise
 
 
+def remove_stale_parts(directory: str | os.PathLike) -> list[Path]:
+    """Delete the temporary files that :func:`atomic_path` left in ``directory`` when its process was
+    killed mid-write (SIGKILL cannot be caught); returns the paths removed."""
+    removed = []
+    for part in Path(directory).glob(".*.part"):
+        if part.is_file():
+            with contextlib.suppress(FileNotFoundError):
+                part.unlink()
+                removed.append(part)
+    return removed
+
+
 @contextlib.contextmanager
 def atomic_open(path: str | os.PathLike, mode: str = "w", **kwargs) -> Iterator:
     """Open a temporary file for writing; it replaces ``path`` when the block succeeds."""

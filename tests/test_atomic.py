@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from seqcnn.atomic import atomic_open, atomic_path
+from seqcnn.atomic import atomic_open, atomic_path, remove_stale_parts
 from seqcnn.errors import InputError
 
 
@@ -38,3 +38,12 @@ def test_failure_keeps_old_file_and_leaves_no_temp(tmp_path: Path) -> None:
 def test_missing_directory_is_an_input_error(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="does not exist"), atomic_open(tmp_path / "nope" / "out.tsv"):
         pass
+
+
+def test_stale_parts_of_a_killed_writer_are_removed(tmp_path: Path) -> None:
+    keep = [tmp_path / "model.safetensors", tmp_path / "notes.part", tmp_path / ".hidden"]
+    stale = [tmp_path / ".checkpoint.pt.x1y2.part", tmp_path / ".metrics.tsv.abc.part"]
+    for path in keep + stale:
+        path.write_text("x")
+    assert sorted(remove_stale_parts(tmp_path)) == sorted(stale)
+    assert sorted(p for p in tmp_path.iterdir()) == sorted(keep)

@@ -21,7 +21,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from seqcnn.atomic import atomic_open
+from seqcnn.atomic import atomic_open, remove_stale_parts
 from seqcnn.config import RunConfig, dump_config
 from seqcnn.errors import ConfigError, InputError, SeqcnnError
 from seqcnn.modelfile import save_model
@@ -133,6 +133,8 @@ class Trainer:
         self.started = time.monotonic()
         if resume:
             self._load()
+            if info.is_main:  # a killed run may have died inside an atomic write
+                remove_stale_parts(self.out)
         if info.is_main:  # on resume too: the continued run may train more epochs
             dump_config(cfg, self.paths["config"])
 
