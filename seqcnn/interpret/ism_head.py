@@ -22,14 +22,12 @@ import torch
 import torch.nn.functional as F
 
 from seqcnn.interpret.ism_ops import DROPOUTS, bind, bind_dropout_training
-from seqcnn.interpret.ism_reduce import Dense, FlatLinear, PendingFlat
+from seqcnn.interpret.ism_reduce import Dense, FlatLinear, PendingFlat, sparse_product
 from seqcnn.interpret.ism_steps import Alias, Step
 from seqcnn.interpret.ism_trace import Op, Ref, Trace, Unsupported
 from seqcnn.interpret.ism_window import ChunkState
 
 DENSE_ROWS = 2048  # rows per slice of the dense stage: freed slices stay in the heap (no new pages)
-SPARSE_INPUT = 64  # DenseLinear looks for zero columns from this many input features up
-SPARSE_SHARE = 0.85  # ... and multiplies only the nonzero ones when they are at most this share
 
 
 @dataclass
@@ -49,19 +47,6 @@ class DenseLinear(Step):
         else:
             y = sparse_product(x, self.weight_t, self.bias)
         env[self.out] = y.clamp_min_(0) if self.relu else y
-
-
-def sparse_product(x: torch.Tensor, weight_t: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
-    """``x @ weight_t + bias`` for ``x`` (M, in), over the columns of ``x`` that are not all zero."""
-    if x.shape[1] >= SPARSE_INPUT:
-        active = (x != 0).any(0)
-        count = int(active.sum())
-        if count <= SPARSE_SHARE * x.shape[1]:
-            index = active.nonzero().squeeze(1)
-            x, weight_t = x.index_select(1, index), weight_t.index_select(0, index)
-    if bias is None:
-        return x @ weight_t
-    return torch.addmm(bias, x, weight_t)
 
 
 def _is_relu(op: Op) -> bool:

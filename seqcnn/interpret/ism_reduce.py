@@ -21,6 +21,26 @@ from seqcnn.interpret.ism_steps import Flat, InputRep, Step, apply_post, as_loca
 from seqcnn.interpret.ism_trace import Op, Ref
 from seqcnn.interpret.ism_window import BlockContext, Geo, Local
 
+SPARSE_INPUT = 64  # products look for all-zero input columns from this many input features up
+SPARSE_SHARE = 0.85  # ... and multiply only the nonzero ones when they are at most this share
+
+
+def sparse_product(x: torch.Tensor, weight_t: torch.Tensor, bias: torch.Tensor | None,
+                   out: torch.Tensor | None = None) -> torch.Tensor:
+    """``x @ weight_t + bias`` for ``x`` (M, in), over the columns of ``x`` that are not all zero.
+
+    After a ReLU (or a max pool of one) many inputs are zero in every row of a slice of one sequence:
+    about half of Basset's dense units, and of its flattened pooled map within one window start.
+    """
+    if x.shape[1] >= SPARSE_INPUT:
+        active = (x != 0).any(0)
+        if int(active.sum()) <= SPARSE_SHARE * x.shape[1]:
+            index = active.nonzero().squeeze(1)
+            x, weight_t = x.index_select(1, index), weight_t.index_select(0, index)
+    if bias is None:
+        return torch.mm(x, weight_t, out=out)
+    return torch.addmm(bias, x, weight_t, out=out)
+
 
 @dataclass
 class Flatten(Step):
@@ -97,7 +117,7 @@ class FlatLinear(Step):
         cuts = np.flatnonzero((np.diff(lo) != 0) | (np.diff(seq) != 0)) + 1
         for a, b in zip([0, *cuts.tolist()], [*cuts.tolist(), len(lo)], strict=True):
             s = int(seq[a])
-            torch.addmm(reference[s: s + 1], delta[a:b], self.slab(int(lo[a]), width), out=out[a:b])
+            sparse_product(delta[a:b], self.slab(int(lo[a]), width), reference[s: s + 1], out=out[a:b])
         if permuted:
             out = torch.empty_like(out).index_copy_(0, index, out)
         return out.clamp_min_(0) if self.relu else out
