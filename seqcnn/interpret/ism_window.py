@@ -201,29 +201,32 @@ class BlockContext:
     def clean(self, local: Local, owned: bool = True) -> Local:
         """Reset window positions outside the tensor to the reference (edge blocks only).
 
-        Only the leading and trailing positions of the block can reach outside, so only those slices
-        are touched (in place when the step owns the tensor).
+        The positions of a window that fall outside the tensor are a prefix and/or a suffix of it, and
+        only the block's first and last few windows have any: those are reset by plain slicing (in place
+        when the step owns the tensor).
         """
         if not self.edge:
             return local
-        valid = self._valid(local.geo)
-        bad = ~valid.all(1)
-        if not bad.any():
+        geo = local.geo
+        lo = geo.lo[self.first] + np.arange(self.m) * geo.step
+        head = np.clip(-lo, 0, geo.width)  # positions before 0
+        tail = np.clip(lo + geo.width - geo.length, 0, geo.width)  # positions from `length` on
+        bad = np.flatnonzero((head > 0) | (tail > 0))
+        if not len(bad):
             return local
-        lead = int(np.argmin(bad)) if not bad.all() else self.m
-        trail = int(np.argmin(bad[::-1])) if not bad.all() else 0
-        slices = [s for s in (slice(0, lead), slice(self.m - trail, self.m)) if s.stop > s.start]
-        mask = torch.from_numpy(valid).to(self.alt.device).view(1, 1, self.m, 1, local.geo.width)
-        if local._value is not None and local._delta is None and local.geo.pad_value == 0:
+        cuts = [(int(j), int(head[j]), geo.width - int(tail[j])) for j in bad]
+        if local._value is not None and local._delta is None and geo.pad_value == 0:
             value = local._value if owned else local._value.clone()
             ref = self.ref_window(local)
-            for part in slices:
-                value[:, :, part] = torch.where(mask[:, :, part], value[:, :, part], ref[:, :, part])
-            return Local(local.geo, local.index, value=value)
+            for j, a, b in cuts:
+                value[:, :, j, :, :a] = ref[:, :, j, :, :a]
+                value[:, :, j, :, max(a, b):] = ref[:, :, j, :, max(a, b):]
+            return Local(geo, local.index, value=value)
         if local._delta is None:
             delta = local.delta(self)  # computed here, so owned
         else:
             delta = local._delta if owned else local._delta.clone()
-        for part in slices:
-            delta[:, :, part].masked_fill_(~mask[:, :, part], 0.0)
-        return Local(local.geo, local.index, delta=delta, scale=local._scale)
+        for j, a, b in cuts:
+            delta[:, :, j, :, :a] = 0.0
+            delta[:, :, j, :, max(a, b):] = 0.0
+        return Local(geo, local.index, delta=delta, scale=local._scale)
