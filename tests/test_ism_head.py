@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from test_ism import assert_matches_naive, one_hot, randomize_norms  # tests/ is on sys.path
 from torch import nn
 
 from seqcnn.interpret.ism_conv import Spectral
@@ -13,7 +14,6 @@ from seqcnn.interpret.ism_head import DenseLinear
 from seqcnn.interpret.ism_plan import plan
 from seqcnn.interpret.ism_reduce import Dense, FlatLinear, PendingFlat, sparse_product
 from seqcnn.interpret.ism_trace import record
-from tests.test_ism import assert_matches_naive, one_hot, randomize_norms
 
 
 class SkipDense(nn.Module):
