@@ -81,7 +81,7 @@ def speed(args: argparse.Namespace) -> list[dict]:
         model = model.eval()
         x = random_one_hot(n, 1000, args.seed)
         mutations = n * 1000 * 3
-        ours_s, ours = time_ours(model, x, repeats=3)
+        ours_s, ours = time_ours(model, x, repeats=5)
         plain_s, plain, _ = time_tangermeme(model, x, fast=False, batch_size=tm_batch)
         fast_s, fast, note = time_tangermeme(model, x, fast=True, batch_size=tm_batch)
         best = max(mutations / plain_s, mutations / fast_s)
