@@ -25,7 +25,7 @@ from seqcnn.interpret.ism_plan import Plan, plan
 from seqcnn.interpret.ism_reduce import FlatLinear
 from seqcnn.interpret.ism_steps import InputRep
 from seqcnn.interpret.ism_trace import Ref, Trace, Unsupported, record
-from seqcnn.interpret.ism_window import BlockContext, ChunkState
+from seqcnn.interpret.ism_window import BlockContext, ChunkState, even_ranges
 
 BLOCK_BYTES = 64 << 20  # working set of one block of substitutions
 
@@ -127,9 +127,7 @@ class FastISM:
         m_blk = max(1, budget // (n_subs * n_blk))
         for r in range(min(period, span)):
             inner = the_plan.interior[np.arange(r, span, period)]
-            pieces = -(-len(inner) // m_blk)  # blocks of about equal size (no small remainder block)
-            edges = np.linspace(0, len(inner), pieces + 1).round().astype(int).tolist()
-            for m0, m1 in zip(edges[:-1], edges[1:], strict=True):
+            for m0, m1 in even_ranges(0, len(inner), m_blk):  # no small remainder block
                 for n0 in range(0, n, n_blk):
                     yield n0, min(n, n0 + n_blk), r, m0, m1, not inner[m0:m1].all()
 

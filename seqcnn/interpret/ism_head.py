@@ -21,11 +21,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from seqcnn.interpret.ism_ops import DROPOUTS, bind, bind_dropout_training
+from seqcnn.interpret.ism_ops import DROPOUTS, bind, bind_dropout_training, eval_norm_affine
 from seqcnn.interpret.ism_reduce import Dense, FlatLinear, PendingFlat, sparse_product
 from seqcnn.interpret.ism_steps import Alias, Step
 from seqcnn.interpret.ism_trace import Op, Ref, Trace, Unsupported
-from seqcnn.interpret.ism_window import ChunkState
+from seqcnn.interpret.ism_window import ChunkState, even_ranges
 
 DENSE_ROWS = 2048  # rows per slice of the dense stage: freed slices stay in the heap (no new pages)
 
@@ -67,14 +67,7 @@ def _eval_norm(op: Op, trace: Trace) -> tuple[int, torch.Tensor, torch.Tensor] |
     if any(isinstance(c, Ref) and trace.depends[c.index] for c in consts) or \
             not all(c is None or isinstance(c, Ref) for c in consts):
         return None
-    mean, var, weight, bias = (None if c is None else trace.values[c.index] for c in consts)
-    scale = torch.rsqrt(var + a["eps"])
-    if weight is not None:
-        scale = scale * weight
-    shift = -mean * scale if mean is not None else torch.zeros_like(scale)
-    if bias is not None:
-        shift = shift + bias
-    return x.index, scale, shift
+    return (x.index, *eval_norm_affine(a, trace.values))
 
 
 def _dense_linear(step: Dense, trace: Trace) -> DenseLinear | None:
@@ -188,35 +181,31 @@ def dense_stage(steps: list[Step], output: Any, state: ChunkState, carried: dict
 
 def _slices(seq: np.ndarray) -> list[tuple[int, int]]:
     """Row ranges of at most DENSE_ROWS (about equal within a sequence) that never span two sequences."""
-    bounds = np.concatenate([[0], np.flatnonzero(np.diff(seq)) + 1, [len(seq)]])
-    out = []
-    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
-        pieces = -(-(b - a) // DENSE_ROWS)
-        edges = np.linspace(a, b, pieces + 1).round().astype(int)
-        out.extend(zip(edges[:-1].tolist(), edges[1:].tolist(), strict=True))
-    return out
+    bounds = np.concatenate([[0], np.flatnonzero(np.diff(seq)) + 1, [len(seq)]]).tolist()
+    return [r for a, b in zip(bounds[:-1], bounds[1:], strict=True) for r in even_ranges(a, b, DENSE_ROWS)]
 
 
 def _concat(parts: list) -> Any:
-    """One tensor (or PendingFlat) from the per-block ``parts``, emptying the list as it copies (so the
-    peak is the result plus one part, not twice the rows)."""
-    if isinstance(parts[0], PendingFlat):
-        fields = {f: _fill([getattr(p, f) for p in parts]) for f in ("lo", "seq")}
-        return PendingFlat(_fill([p.delta for p in parts], parts), fields["lo"], fields["seq"])
-    return _fill(parts, parts)
+    """One tensor (or PendingFlat) from the per-block ``parts``, emptying the list first and dropping
+    each part once copied (so the peak is the result plus one part, not twice the rows)."""
+    pieces = parts[:]
+    parts.clear()
+    if isinstance(pieces[0], PendingFlat):
+        lo, seq = torch.cat([p.lo for p in pieces]), torch.cat([p.seq for p in pieces])
+        deltas = [p.delta for p in pieces]
+        pieces.clear()
+        return PendingFlat(_fill(deltas), lo, seq)
+    return _fill(pieces)
 
 
-def _fill(pieces: list[torch.Tensor], owner: list | None = None) -> torch.Tensor:
-    """``torch.cat(pieces)``, dropping each piece from ``owner`` once it is copied."""
+def _fill(pieces: list[torch.Tensor]) -> torch.Tensor:
+    """``torch.cat(pieces)``, dropping each piece from the list once it is copied."""
     out = pieces[0].new_empty(sum(p.shape[0] for p in pieces), *pieces[0].shape[1:])
     at = 0
-    for i in range(len(pieces)):
-        piece = pieces[i]
+    for i, piece in enumerate(pieces):
         out[at: at + piece.shape[0]] = piece
         at += piece.shape[0]
         pieces[i] = None  # type: ignore[call-overload]
-        if owner is not None:
-            owner[i] = None
     return out
 
 

@@ -59,6 +59,20 @@ def bind(op: Op) -> dict[str, Any]:
     return out
 
 
+def eval_norm_affine(a: dict[str, Any], values: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(scale, shift)`` of an eval batch norm bound by ``bind`` (tensor arguments as Refs into
+    ``values``): ``y = x * scale + shift``."""
+    def get(key: str) -> torch.Tensor | None:
+        return None if a[key] is None else values[a[key].index]
+
+    mean, weight, bias = get("running_mean"), get("weight"), get("bias")
+    scale = torch.rsqrt(get("running_var") + a["eps"])
+    if weight is not None:
+        scale = scale * weight
+    shift = -mean * scale if mean is not None else torch.zeros_like(scale)
+    return scale, (shift + bias if bias is not None else shift)
+
+
 def one_value(value: Any) -> int:
     if isinstance(value, (tuple, list)):
         if len(value) != 1:

@@ -29,6 +29,7 @@ from seqcnn.interpret.ism_ops import (
     bind,
     bind_dropout_training,
     broadcasts,
+    eval_norm_affine,
     monotone,
     one_value,
     reduced_dims,
@@ -227,10 +228,7 @@ class Planner:
         a = bind(op)
         if a["training"] or a["running_var"] is None:
             raise Unsupported("batch norm in training mode")
-        var = self.value(a["running_var"])
-        scale = torch.rsqrt(var + a["eps"])
-        if a["weight"] is not None:
-            scale = scale * self.value(a["weight"])
+        scale, _ = eval_norm_affine(a, self.trace.values)
         geo = self.new_geo(out, self.geo_of(a["input"]))
         return st.BatchNorm(op, out, geo=geo, scale=scale.view(-1, 1, 1, 1, 1))
 

@@ -33,6 +33,13 @@ def ceil_div(a: np.ndarray, b: int) -> np.ndarray:
     return -((-a) // b)
 
 
+def even_ranges(start: int, stop: int, most: int) -> list[tuple[int, int]]:
+    """``[start, stop)`` cut into the fewest ranges of at most ``most`` items, of about equal size."""
+    pieces = max(1, -(-(stop - start) // most))
+    edges = np.linspace(start, stop, pieces + 1).round().astype(int).tolist()
+    return list(zip(edges[:-1], edges[1:], strict=True))
+
+
 @dataclass
 class Geo:
     """Window geometry of one positional tensor over the mutated positions (see module docstring)."""
