@@ -75,7 +75,11 @@ def test_read_bed_fills_defaults_and_skips_headers(tmp_path):
     ("chr1\t5", "at least 3"),
     ("chr1\tfive\t9", "integers"),
     ("chr1\t9\t5", "start <= end"),
-    ("chr1\t-1\t5", "start <= end"),
+    ("chr1\t-1\t5", "non-negative integers"),
+    ("chr1\t1_000\t2000", "non-negative integers, got '1_000'"),
+    ("chr1\t 5\t9", "non-negative integers"),
+    ("chr1\t+5\t9", "non-negative integers"),
+    ("chr1\t5\t\u0669", "non-negative integers"),  # an Arabic-Indic digit nine
     ("chr1\t1\t5\tn\tx", "score"),
     ("chr1\t1\t5\tn\t0\t*", "strand"),
 ])

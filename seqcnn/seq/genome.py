@@ -76,11 +76,11 @@ def _bed_error(path: str, line: int, message: str) -> InputError:
 def _parse_bed_line(fields: list[str], path: str, line_no: int) -> list:
     if len(fields) < 3:
         raise _bed_error(path, line_no, f"expected at least 3 tab-separated columns, got {len(fields)}")
-    try:
-        start, end = int(fields[1]), int(fields[2])
-    except ValueError:
-        message = f"start/end must be integers, got {fields[1]!r}, {fields[2]!r}"
-        raise _bed_error(path, line_no, message) from None
+    # plain ASCII digits only: int() alone would take "1_000", " 5", "+5" and non-ASCII digits
+    if not all(f.isascii() and f.isdigit() for f in fields[1:3]):
+        message = f"start/end must be non-negative integers, got {fields[1]!r}, {fields[2]!r}"
+        raise _bed_error(path, line_no, message)
+    start, end = int(fields[1]), int(fields[2])
     if start < 0 or end < start:
         raise _bed_error(path, line_no, f"need 0 <= start <= end, got {start}, {end}")
     name = fields[3] if len(fields) > 3 else "."
