@@ -94,6 +94,7 @@ def test_stdin_gz(monkeypatch):
     (">a\n>b\nAC\n", "no sequence", "a"),
     (">a\nAC\n>b\n", "no sequence", "b"),
     (">a\nAC\n>b\r\n\r\n", "no sequence", "b"),
+    (">a\rACGT\r>b\rCC\r", "bare carriage return", "a"),  # classic Mac line ends
     (">a\nAC\n>a desc\nGG\n", "duplicate record id", "a"),
     (">\nAC\n", "empty header", None),
 ])

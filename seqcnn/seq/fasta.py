@@ -106,16 +106,21 @@ def _scan_block(arr: np.ndarray, name: str, seen: SeenIds) -> FastaBlock:
     head_lo, head_hi, seq_end = head_lo[:n], head_hi[:n], seq_end[:n]
     header_bytes = arr[_ranges(head_lo, head_hi)]
     text = np.insert(header_bytes, np.cumsum(head_hi - head_lo), 10).tobytes()
-    headers = text.decode("utf-8", errors="replace").split("\n")[:-1]
+    lines = text.decode("utf-8", errors="replace").split("\n")[:-1]
+    headers = lines
     if np.isin(header_bytes, (32, 9, 13)).any():
-        headers = [h.split(None, 1)[0] if h.strip() else "" for h in headers]
+        headers = [h.split(None, 1)[0] if h.strip() else "" for h in lines]
     if "" in headers:
         raise InputError("record with an empty header line ('>' without an id)", file=name)
     seen.add(headers, name)
     offsets = np.concatenate(([0], seq_end))
     empty = np.flatnonzero(np.diff(offsets) == 0)
     if empty.size:
-        raise InputError("record has no sequence", file=name, record=headers[empty[0]])
+        first = int(empty[0])
+        if "\r" in lines[first].rstrip("\r"):  # the whole file read as one header line
+            raise InputError("lines end in a bare carriage return (classic Mac line ends); convert them "
+                             "to newlines, e.g. with tr '\\r' '\\n'", file=name, record=headers[first])
+        raise InputError("record has no sequence", file=name, record=headers[first])
     seq = seq_out[:size]
     return FastaBlock(headers, seq, offsets)
 
