@@ -11,7 +11,11 @@ fast path is really taken) on
   3/4/4, dense 1000 x 2, 164 outputs) at L=1000, N=4 sequences.
 
 Mutations/s count the 3 substitutions of every position (``N * L * 3``). The max abs difference of
-the output changes (mutant - reference) against both tangermeme paths is printed.
+the output changes (mutant - reference) against both tangermeme paths is printed. Because a shared
+machine's speed drifts by tens of percent from minute to minute, seqcnn and tangermeme's fast path
+are timed in alternation (``--rounds`` pairs of calls, back to back): the speed-up is the median of
+the per-round ratios, and each rate the median of its rounds. The plain path (a minute on Basset)
+runs once.
 
 Quality: a ``koo_cnn`` trained briefly (plain loop) on a simulated planted-motif set
 (``seqcnn.seq.simulate``); on held-out sequences with planted sites, the per-sequence AUROC of
@@ -43,14 +47,10 @@ def random_one_hot(n: int, length: int, seed: int) -> torch.Tensor:
     return x
 
 
-def time_ours(model: torch.nn.Module, x: torch.Tensor, repeats: int) -> tuple[float, np.ndarray]:
-    ism(model, x[:1], device="cpu")  # warm-up (allocator, first plan)
-    times, result = [], None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = ism(model, x, device="cpu")
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), result.delta  # type: ignore[union-attr]
+def time_ours(model: torch.nn.Module, x: torch.Tensor) -> tuple[float, np.ndarray]:
+    start = time.perf_counter()
+    result = ism(model, x, device="cpu")
+    return time.perf_counter() - start, result.delta
 
 
 def time_tangermeme(model: torch.nn.Module, x: torch.Tensor, fast: bool, batch_size: int
@@ -81,14 +81,20 @@ def speed(args: argparse.Namespace) -> list[dict]:
         model = model.eval()
         x = random_one_hot(n, 1000, args.seed)
         mutations = n * 1000 * 3
-        ours_s, ours = time_ours(model, x, repeats=5)
+        ism(model, x[:1], device="cpu")  # warm-up (allocator, first plan)
         plain_s, plain, _ = time_tangermeme(model, x, fast=False, batch_size=tm_batch)
-        fast_s, fast, note = time_tangermeme(model, x, fast=True, batch_size=tm_batch)
-        best = max(mutations / plain_s, mutations / fast_s)
+        ours_s, fast_s, ratios = [], [], []
+        for _ in range(args.rounds):  # alternate, so that both see the same machine
+            t_ours, ours = time_ours(model, x)
+            t_fast, fast, note = time_tangermeme(model, x, fast=True, batch_size=tm_batch)
+            ours_s.append(t_ours)
+            fast_s.append(t_fast)
+            ratios.append(min(plain_s, t_fast) / t_ours)  # against the faster tangermeme path
         rows.append({
-            "model": name, "N": n, "mutations": mutations, "ours": mutations / ours_s,
-            "tm_plain": mutations / plain_s, "tm_fast": mutations / fast_s,
-            "speedup": (mutations / ours_s) / best,
+            "model": name, "N": n, "mutations": mutations,
+            "ours": mutations / statistics.median(ours_s), "tm_plain": mutations / plain_s,
+            "tm_fast": mutations / statistics.median(fast_s), "speedup": statistics.median(ratios),
+            "range": (min(ratios), max(ratios)),
             "diff_plain": float(np.abs(ours - plain).max()), "diff_fast": float(np.abs(ours - fast).max()),
             "scale": float(np.abs(plain).max()), "note": note, "tm_batch": tm_batch,
         })
@@ -157,6 +163,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--threads", type=int, default=2, help="torch threads for every contender")
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
+    parser.add_argument("--rounds", type=int, default=5, help="alternating seqcnn / tangermeme fast calls")
     parser.add_argument("--skip-quality", action="store_true")
     parser.add_argument("--skip-speed", action="store_true")
     parser.add_argument("--seed", type=int, default=0)
@@ -165,12 +172,14 @@ def main() -> None:
     print(f"# seqcnn ISM benchmark: torch {torch.__version__}, {args.threads} thread(s)")
     if not args.skip_speed:
         print("\n| model | N x L | mutations | seqcnn mut/s | tangermeme plain mut/s | tangermeme fast mut/s "
-              "| speed-up vs faster tangermeme | max abs diff (plain / fast) | output scale |")
+              "| speed-up vs faster tangermeme (median, range of rounds) | max abs diff (plain / fast) "
+              "| output scale |")
         print("|---|---|---|---|---|---|---|---|---|")
         for r in speed(args):
             note = f" ({r['note']})" if r["note"] else ""
             print(f"| {r['model']} | {r['N']} x 1000 | {r['mutations']:,} | {r['ours']:,.0f} "
-                  f"| {r['tm_plain']:,.0f} | {r['tm_fast']:,.0f}{note} | {r['speedup']:.1f}x "
+                  f"| {r['tm_plain']:,.0f} | {r['tm_fast']:,.0f}{note} "
+                  f"| {r['speedup']:.1f}x ({r['range'][0]:.1f}-{r['range'][1]:.1f}x) "
                   f"| {r['diff_plain']:.2g} / {r['diff_fast']:.2g} | {r['scale']:.3g} |")
     if not args.skip_quality:
         q = quality(args)
