@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from seqcnn.errors import InputError
+from seqcnn.report import logos
 from seqcnn.report.logos import information_matrix, logo_png, save_logo
 
 ONE_HOT_A = np.array([[1.0, 0, 0, 0]] * 4)
@@ -55,3 +56,34 @@ def test_save_logo_writes_png_and_rejects_missing_dir(tmp_path):
         save_logo(ONE_HOT_A, tmp_path / "missing" / "a.png")
     with pytest.raises(InputError):
         logo_png(np.zeros((3, 4)))
+
+
+def _jobs(n: int) -> list[tuple[np.ndarray, str]]:
+    rng = np.random.default_rng(0)
+    return [(rng.dirichlet(np.full(4, 0.3), size=3 + i % 4), f"m{i}") for i in range(n)]
+
+
+def test_logo_pngs_pool_gives_the_same_bytes_in_order(monkeypatch):
+    monkeypatch.setattr(logos, "LOGOS_PER_WORKER", 2)
+    jobs = _jobs(5)
+    pooled = logos.logo_pngs(jobs, workers=2)
+    assert pooled == [logo_png(pwm, title=title) for pwm, title in jobs]
+
+
+def test_logo_pngs_few_logos_or_no_processes_draw_in_process(monkeypatch):
+    jobs = _jobs(3)
+    serial = [logo_png(pwm, title=title) for pwm, title in jobs]
+
+    def refuse(*args, **kwargs):
+        raise OSError("no processes in this sandbox")
+
+    monkeypatch.setattr(logos, "ProcessPoolExecutor", refuse)
+    assert logos.logo_pngs(jobs, workers=2) == serial  # 3 < 2 * LOGOS_PER_WORKER: no pool asked for
+    monkeypatch.setattr(logos, "LOGOS_PER_WORKER", 1)
+    assert logos.logo_pngs(jobs, workers=2) == serial  # pool asked for, refused: drawn here
+
+
+def test_logo_pngs_bad_matrix_in_a_worker_raises_input_error(monkeypatch):
+    monkeypatch.setattr(logos, "LOGOS_PER_WORKER", 1)
+    with pytest.raises(InputError, match="row 0 of the matrix is all zero"):
+        logos.logo_pngs([*_jobs(2), (np.zeros((3, 4)), "bad")], workers=2)

@@ -7,10 +7,14 @@ the orientation of MEME files and of ``seqcnn.seq.meme.Motif.pwm``. TomTom (meme
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import torch
 
 from seqcnn.errors import InputError
+
+if TYPE_CHECKING:  # torch is imported where a kernel is read: logo-drawing workers do without it
+    import torch
 
 UNIFORM = np.full(4, 0.25)
 
@@ -108,6 +112,8 @@ def kernel_pwm(weight: np.ndarray | torch.Tensor, *, beta: float = 1.0) -> np.nd
     (a softmax over bases), so a kernel whose weights are log-odds gives back those odds. ``beta`` scales
     the contrast for kernels trained with other activations.
     """
+    import torch
+
     w = torch.as_tensor(weight).detach().to("cpu", torch.float64)
     if w.ndim != 2 or w.shape[0] != 4:
         raise InputError(f"expected a (4, K) kernel, got shape {tuple(w.shape)}")
@@ -116,6 +122,8 @@ def kernel_pwm(weight: np.ndarray | torch.Tensor, *, beta: float = 1.0) -> np.nd
 
 def kernel_pwms(conv_weight: np.ndarray | torch.Tensor, *, beta: float = 1.0) -> list[np.ndarray]:
     """``kernel_pwm`` of every filter of a first-layer weight ``(F, 4, K)``: F matrices ``(K, 4)``."""
+    import torch
+
     w = torch.as_tensor(conv_weight).detach()
     if w.ndim != 3 or w.shape[1] != 4:
         raise InputError(f"expected (F, 4, K) first-layer weights, got shape {tuple(w.shape)}")

@@ -23,9 +23,8 @@ from seqcnn.errors import InputError
 from seqcnn.motifs.annotate import MATCH_COLUMNS, annotate, best_matches, load_targets
 from seqcnn.motifs.extract import FilterMotif, extract_filter_motifs
 from seqcnn.motifs.pwm import consensus, information_content, reverse_complement
-from seqcnn.progress import progress_bar
 from seqcnn.report.html import attribution_section, render_motif_report
-from seqcnn.report.logos import logo_png
+from seqcnn.report.logos import logo_pngs
 from seqcnn.seq.encode import one_hot
 from seqcnn.seq.meme import Motif, write_meme
 
@@ -104,29 +103,31 @@ def influence_png(motifs: Sequence[FilterMotif], *, top: int = 30) -> bytes | No
     return buffer.getvalue()
 
 
-def own_logos(named_pwms: Sequence[tuple[str, np.ndarray]], *, progress: bool = False) -> dict[str, bytes]:
-    """PNG logos ``NAME`` and ``NAME_rc`` (reverse complement) of every ``(name, pwm)``."""
-    logos: dict[str, bytes] = {}
-    for name, pwm in progress_bar(named_pwms, enabled=progress, desc="logos"):
-        logos[name] = logo_png(pwm, title=name)
-        logos[f"{name}_rc"] = logo_png(reverse_complement(pwm), title=f"{name} (reverse complement)")
-    return logos
-
-
-def match_logos(matches: pd.DataFrame, targets: Sequence[Motif]) -> dict[str, bytes]:
-    """PNG logo of each query's best match, in the orientation it matched, keyed by query."""
+def motif_logos(named_pwms: Sequence[tuple[str, np.ndarray]], matches: pd.DataFrame,
+                targets: Sequence[Motif], *, progress: bool = False
+                ) -> tuple[dict[str, bytes], dict[str, bytes]]:
+    """PNG logos, all drawn in one ``logo_pngs`` call: ``NAME`` and ``NAME_rc`` (reverse complement) of
+    every ``(name, pwm)``, and, keyed by query, the logo of each query's best match in ``matches``
+    (in the orientation it matched)."""
+    jobs, own_keys = [], []
+    for name, pwm in named_pwms:
+        jobs += [(pwm, name), (reverse_complement(pwm), f"{name} (reverse complement)")]
+        own_keys += [name, f"{name}_rc"]
     by_id = {str(t.id or t.name): t for t in targets}
-    cache: dict[tuple[str, str], bytes] = {}
-    logos = {}
-    for name, hit in best_matches(matches).iterrows():
+    best = best_matches(matches)
+    match_keys: dict[tuple[str, str], int] = {}  # (target, orientation) -> index into jobs
+    for _, hit in best.iterrows():
         key = (hit.target_id, hit.orientation)
-        if key not in cache and hit.target_id in by_id:
+        if key not in match_keys and hit.target_id in by_id:
             pwm = by_id[hit.target_id].pwm
-            cache[key] = logo_png(reverse_complement(pwm) if hit.orientation == "-" else pwm,
-                                  title=f"{hit.target_id} {hit.target_name} ({hit.orientation})")
-        if key in cache:
-            logos[name] = cache[key]
-    return logos
+            match_keys[key] = len(jobs)
+            jobs.append((reverse_complement(pwm) if hit.orientation == "-" else pwm,
+                         f"{hit.target_id} {hit.target_name} ({hit.orientation})"))
+    pngs = logo_pngs(jobs, progress=progress)
+    own = dict(zip(own_keys, pngs, strict=False))
+    by_query = {name: pngs[match_keys[(hit.target_id, hit.orientation)]] for name, hit in best.iterrows()
+                if (hit.target_id, hit.orientation) in match_keys}
+    return own, by_query
 
 
 def _sample_equal_length(records: Sequence[tuple[str, str]], n: int) -> list[int]:
@@ -266,7 +267,7 @@ def motif_report(model: nn.Module, records: Sequence[tuple[str, str]], out_dir: 
                            release=opt.release)
     matches = annotate(as_meme_motifs(motifs), targets, n_best=opt.n_matches)
     table = summary_table(motifs, matches, _task_names(model, motifs[0].influence.size))
-    logos = own_logos([(m.name, m.pwm) for m in motifs], progress=opt.progress)
+    logos, matched = motif_logos([(m.name, m.pwm) for m in motifs], matches, targets, progress=opt.progress)
     extra, outputs = [], {"filters.meme": as_meme_motifs(motifs), "table.tsv": table, "matches.tsv": matches}
     if opt.attribution_sequences > 0:
         extra.append(_attribution_part(model, records, targets, opt, logos, outputs))
@@ -275,7 +276,7 @@ def motif_report(model: nn.Module, records: Sequence[tuple[str, str]], out_dir: 
     info = {"model": getattr(getattr(model, "metadata", None), "architecture", type(model).__name__),
             "sequences": len(records), "method": opt.method, "fraction": opt.fraction,
             "targets": f"{opt.target_label} ({len(targets)} motifs)"}
-    document = render_motif_report(table, logos, match_logos(matches, targets), influence_png(motifs), maps,
+    document = render_motif_report(table, logos, matched, influence_png(motifs), maps,
                                    maps_note=maps_note, info=info, extra_sections=extra)
     files = _write(Path(out_dir), outputs, logos, document)
     return MotifReport(motifs, matches, table, files)
@@ -288,10 +289,10 @@ def _attribution_part(model: nn.Module, records: Sequence[tuple[str, str]], targ
                                          n_matches=opt.n_matches, batch_size=opt.batch_size,
                                          device=opt.device, progress=opt.progress)
     table = attribution_table(motifs, matches)
-    own = own_logos([(m.id, m.pwm) for m in motifs])
+    own, matched = motif_logos([(m.id, m.pwm) for m in motifs], matches, targets)
     logos.update(own)
     outputs.update({"attribution.meme": motifs, "attribution.tsv": table})
-    return attribution_section(table, own, match_logos(matches, targets),
+    return attribution_section(table, own, matched,
                                n_sequences=min(opt.attribution_sequences, len(records)))
 
 
