@@ -64,9 +64,18 @@ def _jobs(n: int) -> list[tuple[np.ndarray, str]]:
 
 
 def test_logo_pngs_pool_gives_the_same_bytes_in_order(monkeypatch):
+    pools = []
+    real = logos.ProcessPoolExecutor
+
+    def counted(*args, **kwargs):
+        pools.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(logos, "ProcessPoolExecutor", counted)
     monkeypatch.setattr(logos, "LOGOS_PER_WORKER", 2)
     jobs = _jobs(5)
     pooled = logos.logo_pngs(jobs, workers=2)
+    assert pools == [(2,)]  # drawn by a pool of two workers
     assert pooled == [logo_png(pwm, title=title) for pwm, title in jobs]
 
 
