@@ -9,8 +9,9 @@ import torch
 from test_ism import assert_matches_naive, one_hot, randomize_norms  # tests/ is on sys.path
 from torch import nn
 
+from seqcnn.interpret.ism import ism, naive_ism
 from seqcnn.interpret.ism_conv import Spectral
-from seqcnn.interpret.ism_head import DenseLinear
+from seqcnn.interpret.ism_head import DenseLinear, output_columns
 from seqcnn.interpret.ism_plan import plan
 from seqcnn.interpret.ism_reduce import Dense, FlatLinear, PendingFlat, sparse_product
 from seqcnn.interpret.ism_trace import record
@@ -61,6 +62,29 @@ def test_batch_norms_and_relus_fold_into_the_linears_before_them() -> None:
     assert [s.relu for s in head if isinstance(s, DenseLinear)] == [True, False]
     flat = the_plan.steps[the_plan.boundary - 1]
     assert isinstance(flat, FlatLinear) and flat.relu and flat.reference != flat.out
+
+
+def test_targets_keep_only_their_columns_of_the_last_linear() -> None:
+    model = built(folded_head)
+    the_plan = plan(record(model, one_hot(1, 40)), 0, 40)
+    head = the_plan.steps[the_plan.boundary:]
+    kept, pick = output_columns(head, the_plan.output, [2, 0])
+    assert pick is None and kept[:-1] == head[:-1]
+    assert kept[-1].weight_t.shape == (80, 2) and torch.equal(kept[-1].bias, head[-1].bias[[2, 0]])
+    assert output_columns(head, the_plan.output, None) == (head, None)
+    x = one_hot(2, 40, seed=3)
+    np.testing.assert_allclose(ism(model, x, target=[2, 0]).delta, naive_ism(model, x).delta[..., [2, 0]],
+                               rtol=1e-9, atol=1e-14)
+
+
+def test_targets_of_a_model_not_ending_in_a_linear_are_picked_after() -> None:
+    model = nn.Sequential(built(folded_head), nn.Sigmoid()).eval()
+    the_plan = plan(record(model, one_hot(1, 40)), 0, 40)
+    head = the_plan.steps[the_plan.boundary:]
+    assert output_columns(head, the_plan.output, [1]) == (head, [1])
+    x = one_hot(2, 40, seed=4)
+    np.testing.assert_allclose(ism(model, x, target=1).delta, naive_ism(model, x).delta[..., [1]],
+                               rtol=1e-9, atol=1e-14)
 
 
 def test_a_linear_read_twice_keeps_its_batch_norm() -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import warnings
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -29,6 +29,8 @@ from seqcnn.progress import progress_bar
 
 CHUNK_BYTES = 256 << 20  # reference activations of one chunk of sequences
 NAIVE_BATCH = 128
+
+_Strand = tuple[torch.Tensor, torch.Tensor, list[int]]  # changes (N, A, P, T'), reference (N, T'), columns
 
 
 class ISMFallbackWarning(UserWarning):
@@ -112,42 +114,52 @@ def ism(
         x = _as_input(X, net, dev)
         start, end = _span(start, end, x.shape[-1])
         length = x.shape[-1]
-        parts = _one_strand(net, x, start, end, batch_size, progress, method)
+        job = _Job(start, end, target, batch_size, progress)
+        parts = _one_strand(net, x, job, method)
         if rc != "none":
-            reverse = _one_strand(net, x.flip(1, 2), length - end, length - start, batch_size, progress,
+            reverse = _one_strand(net, x.flip(1, 2), replace(job, start=length - end, end=length - start),
                                   method)
             parts = _combine_strands(parts, reverse, rc)
-        return _finish(parts, x, start, end, target)
+        return _finish(parts, x, start, end)
 
 
-def _one_strand(net: torch.nn.Module, x: torch.Tensor, start: int, end: int, batch_size: int | None,
-                progress: bool, method: str) -> tuple[torch.Tensor, torch.Tensor]:
+@dataclass(frozen=True)
+class _Job:
+    """What one strand's ISM is asked for: the span, the output columns (``target``) and batching."""
+
+    start: int
+    end: int
+    target: int | Sequence[int] | None
+    batch_size: int | None
+    progress: bool
+
+
+def _one_strand(net: torch.nn.Module, x: torch.Tensor, job: _Job, method: str) -> _Strand:
     if method == "naive":
-        return _naive(net, x, start, end, batch_size, progress)
+        return _naive(net, x, job)
     try:
-        return _fast(net, x, start, end, batch_size, progress, check=method == "auto")
+        return _fast(net, x, job, check=method == "auto")
     except Unsupported as exc:
         if method == "fast":
             raise ConfigError(f"fast ISM cannot analyse this model: {exc}") from exc
         warnings.warn(f"fast ISM cannot analyse this model ({exc}); using one forward pass per mutant",
                       ISMFallbackWarning, stacklevel=3)
-        return _naive(net, x, start, end, batch_size, progress)
+        return _naive(net, x, job)
 
 
-def _combine_strands(forward: tuple[torch.Tensor, torch.Tensor], reverse: tuple[torch.Tensor, torch.Tensor],
-                     how: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """Both strands' (changes, reference) on forward coordinates, combined by mean or max.
+def _combine_strands(forward: _Strand, reverse: _Strand, how: str) -> _Strand:
+    """Both strands' (changes, reference, columns) on forward coordinates, combined by mean or max.
 
     The reverse strand's position ``i`` of the span is forward position ``end - 1 - i`` and its base
     ``b`` is the complement ``3 - b`` (ACGT order), so both axes are flipped.
     """
-    d_f, r_f = forward
+    d_f, r_f, columns = forward
     d_r, r_r = reverse[0].flip(1, 2), reverse[1]
     if how == "mean":
-        return (d_f + d_r) / 2, (r_f + r_r) / 2
+        return (d_f + d_r) / 2, (r_f + r_r) / 2, columns
     ref = torch.maximum(r_f, r_r)
     mutant = torch.maximum(d_f + r_f[:, None, None, :], d_r + r_r[:, None, None, :])
-    return mutant - ref[:, None, None, :], ref
+    return mutant - ref[:, None, None, :], ref, columns
 
 
 def naive_ism(
@@ -211,27 +223,30 @@ def _chunk_size(x: torch.Tensor, per_sequence: int) -> int:
     return int(max(1, min(x.shape[0], CHUNK_BYTES // max(1, per_sequence))))
 
 
-def _fast(model: torch.nn.Module, x: torch.Tensor, start: int, end: int, batch_size: int | None,
-          progress: bool, check: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    engine = FastISM(model, start, end, max_block=batch_size)
-    chunk = _chunk_size(x, 3 * engine.measure(x[:1]))
+def _fast(model: torch.nn.Module, x: torch.Tensor, job: _Job, check: bool) -> _Strand:
+    engine = FastISM(model, job.start, job.end, max_block=job.batch_size)
+    per_sequence, n_tasks = engine.measure(x[:1])
+    chunk = _chunk_size(x, 3 * per_sequence)
+    targets = _targets(job.target, n_tasks)
+    columns = None if targets == list(range(n_tasks)) else targets  # None: every output, no copy
     deltas, refs = [], []
-    bar = progress_bar(total=x.shape[0], enabled=progress, desc="ISM")
+    bar = progress_bar(total=x.shape[0], enabled=job.progress, desc="ISM")
     for i in range(0, x.shape[0], chunk):
-        d, r = engine.run(x[i:i + chunk])
+        d, r = engine.run(x[i:i + chunk], columns)
         if check and i == 0:
-            _check_against_naive(model, x[:1], d[:1], r[:1], start, end)
+            _check_against_naive(model, x[:1], (d[:1], r[:1], targets), job.start, job.end)
         deltas.append(d)
         refs.append(r)
         bar.update(d.shape[0])
     bar.close()
-    return torch.cat(deltas), torch.cat(refs)
+    return torch.cat(deltas) if len(deltas) > 1 else deltas[0], torch.cat(refs), targets
 
 
-def _check_against_naive(model: torch.nn.Module, x: torch.Tensor, delta: torch.Tensor,
-                         reference: torch.Tensor, start: int, end: int) -> None:
-    """Compare the fast result of one sequence with single forward passes of its substitutions at the
-    span's two ends and middle (``reference``: its fast reference outputs, (1, T))."""
+def _check_against_naive(model: torch.nn.Module, x: torch.Tensor, fast: _Strand, start: int,
+                         end: int) -> None:
+    """Compare the fast result of one sequence, ``(delta, reference, columns)``, with single forward
+    passes of its substitutions at the span's two ends and middle."""
+    delta, reference, columns = fast
     positions = sorted({start, end - 1, (start + end) // 2})
     base = reference_bases(x)[0]
     subs = [(p, b) for p in positions for b in range(x.shape[1]) if int(base[p]) != b]
@@ -239,36 +254,48 @@ def _check_against_naive(model: torch.nn.Module, x: torch.Tensor, delta: torch.T
     for i, (p, b) in enumerate(subs):
         mutants[i, :, p] = 0
         mutants[i, b, p] = 1
-    y = model(mutants) - reference
-    fast = torch.stack([delta[0, b, p - start] for p, b in subs])
+    y = model(mutants)[:, columns] - reference
+    changes = torch.stack([delta[0, b, p - start] for p, b in subs])
     scale = float(reference.abs().max()) + float(y.abs().max())
     tol = (1e-9 if x.dtype == torch.float64 else 1e-4) * max(scale, 1e-6)
-    err = float((fast - y).abs().max())
+    err = float((changes - y).abs().max())
     if not err <= tol:
         raise Unsupported(f"fast and naive ISM differ by {err:.3g} on a check batch")
 
 
-def _naive(model: torch.nn.Module, x: torch.Tensor, start: int, end: int, batch_size: int | None,
-           progress: bool) -> tuple[torch.Tensor, torch.Tensor]:
+def _naive(model: torch.nn.Module, x: torch.Tensor, job: _Job) -> _Strand:
     n, n_bases, length = x.shape
-    batch = batch_size or NAIVE_BATCH
+    batch = job.batch_size or NAIVE_BATCH
     reference = model(x)
     if not isinstance(reference, torch.Tensor) or reference.dim() != 2:
         raise ConfigError("ISM needs a model with (N, T) outputs (wrap profile models, e.g. BPNetScalar)")
-    out = reference.new_zeros(n, n_bases, end - start, reference.shape[1])
+    targets = _targets(job.target, reference.shape[1])
+    reference = reference[:, targets]
+    out = reference.new_zeros(n, n_bases, job.end - job.start, len(targets))
     buffer = x.new_empty(batch, n_bases, length)  # reused for every batch of mutants
-    bases = reference_bases(x[:, :, start:end])
-    for i in progress_bar(range(n), enabled=progress, desc="ISM", total=n):
+    bases = reference_bases(x[:, :, job.start:job.end])
+    for i in progress_bar(range(n), enabled=job.progress, desc="ISM", total=n):
         pos, new = _substitutions(bases[i], n_bases)
         for a in range(0, len(pos), batch):
             p, b = pos[a:a + batch], new[a:a + batch]
             k = len(p)
             buffer[:k] = x[i]
             rows = torch.arange(k, device=x.device)
-            buffer[rows, :, p + start] = 0
-            buffer[rows, b, p + start] = 1
-            out[i, b, p] = model(buffer[:k]) - reference[i]
-    return out, reference
+            buffer[rows, :, p + job.start] = 0
+            buffer[rows, b, p + job.start] = 1
+            out[i, b, p] = model(buffer[:k])[:, targets] - reference[i]
+    return out, reference, targets
+
+
+def _targets(target: int | Sequence[int] | None, n_tasks: int) -> list[int]:
+    """The output columns asked for (all when ``target`` is None), negative indices resolved."""
+    if target is None:
+        return list(range(n_tasks))
+    targets = [target] if isinstance(target, int) else list(target)
+    for t in targets:
+        if not -n_tasks <= t < n_tasks:
+            raise ConfigError(f"target {t} out of range for a model with {n_tasks} outputs")
+    return [t % n_tasks for t in targets]
 
 
 def _substitutions(bases: torch.Tensor, n_bases: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -279,18 +306,7 @@ def _substitutions(bases: torch.Tensor, n_bases: int) -> tuple[torch.Tensor, tor
     return grid_p[keep], grid_b[keep]
 
 
-def _finish(parts: tuple[torch.Tensor, torch.Tensor], x: torch.Tensor, start: int, end: int,
-            target: int | Sequence[int] | None) -> ISMResult:
-    delta, reference = parts
-    n_tasks = reference.shape[1]
-    if target is None:
-        targets = list(range(n_tasks))
-    else:
-        targets = [target] if isinstance(target, int) else list(target)
-    for t in targets:
-        if not -n_tasks <= t < n_tasks:
-            raise ConfigError(f"target {t} out of range for a model with {n_tasks} outputs")
-    targets = [t % n_tasks for t in targets]
+def _finish(parts: _Strand, x: torch.Tensor, start: int, end: int) -> ISMResult:
+    delta, reference, targets = parts
     bases = reference_bases(x[:, :, start:end]).to(torch.int8)
-    return ISMResult(delta[..., targets].cpu().numpy(), reference[:, targets].cpu().numpy(),
-                     bases.cpu().numpy(), start, end, targets)
+    return ISMResult(delta.cpu().numpy(), reference.cpu().numpy(), bases.cpu().numpy(), start, end, targets)

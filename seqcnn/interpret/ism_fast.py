@@ -56,19 +56,24 @@ class FastISM:
             self._plans[key] = plan(trace, self.start, self.end)
         return self._plans[key]
 
-    def measure(self, x: torch.Tensor) -> int:
-        """Bytes of reference activations per sequence of ``x`` (one forward pass, nothing kept)."""
-        self._measure(record(self.model, x), x.shape[0])
-        return self.bytes_per_sequence
+    def measure(self, x: torch.Tensor) -> tuple[int, int]:
+        """Bytes of reference activations per sequence of ``x`` and the number of model outputs
+        ``T`` (one forward pass, nothing kept)."""
+        trace = record(self.model, x)
+        self._measure(trace, x.shape[0])
+        return self.bytes_per_sequence, _output(trace).shape[1]
 
     def _measure(self, trace: Trace, n: int) -> None:
         live = [v for v, d in zip(trace.values, trace.depends, strict=True) if d]
         self.bytes_per_sequence = sum(v.numel() * v.element_size() for v in live) // n
 
-    def run(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Changes (n, A, P, T) and reference outputs (n, T) for one chunk of sequences ``x``."""
+    def run(self, x: torch.Tensor, columns: list[int] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Changes (n, A, P, T) and reference outputs (n, T) for one chunk of sequences ``x``; only the
+        output ``columns`` (then ``T = len(columns)``) when given."""
         trace = record(self.model, x)
         reference = _output(trace)
+        if columns is not None:
+            reference = reference[:, columns]
         self._measure(trace, x.shape[0])
         the_plan = self.plan_for(trace)
         state = ChunkState(trace.values)
@@ -94,7 +99,7 @@ class FastISM:
                 carried[index].append(env[index])
             placed.append((n0, n1, alt, pos_t))
         row_seq = np.concatenate([np.repeat(np.arange(n0, n1), alt[0].numel()) for n0, n1, alt, _ in placed])
-        y = self.dense_stage(the_plan, state, carried, row_seq)
+        y = self.dense_stage(the_plan, state, carried, row_seq, columns)
         out = reference.new_zeros(n, n_bases, span, reference.shape[1])
         at = 0
         for n0, n1, alt, pos_t in placed:
@@ -109,11 +114,12 @@ class FastISM:
         return out, reference
 
     def dense_stage(self, the_plan: Plan, state: ChunkState, carried: dict[int, list],
-                    row_seq: np.ndarray) -> torch.Tensor:
+                    row_seq: np.ndarray, columns: list[int] | None) -> torch.Tensor:
         """The steps after the boundary on all rows of the chunk (``ism_head.dense_stage``)."""
         steps = the_plan.steps[:the_plan.boundary]
         flat = {s.out: s for s in steps if isinstance(s, FlatLinear) and s.deferred}
-        return dense_stage(the_plan.steps[the_plan.boundary:], the_plan.output, state, carried, row_seq, flat)
+        return dense_stage(the_plan.steps[the_plan.boundary:], the_plan.output, state, carried, row_seq, flat,
+                           columns)
 
     def blocks(self, the_plan: Plan, n: int, n_subs: int, span: int) -> Iterator[tuple]:
         """(n0, n1, residue, m0, m1, edge) blocks covering every substitution once."""

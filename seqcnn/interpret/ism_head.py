@@ -14,7 +14,7 @@ matrix product per run in ``FlatLinear.finish``); outputs return to the block or
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -146,12 +146,14 @@ class DenseContext:
 
 
 def dense_stage(steps: list[Step], output: Any, state: ChunkState, carried: dict[int, list],
-                row_seq: np.ndarray, flat: dict[int, FlatLinear]) -> torch.Tensor:
+                row_seq: np.ndarray, flat: dict[int, FlatLinear], columns: list[int] | None = None
+                ) -> torch.Tensor:
     """Run the head ``steps`` on all rows of a chunk (see the module docstring); (rows, T) outputs in
     the order of the blocks. ``row_seq``: sequence of each row; ``flat``: deferred FlatLinear steps
-    by the value they feed."""
+    by the value they feed; ``columns``: the outputs kept (all when None)."""
     if not isinstance(output, Ref):
         raise Unsupported("model output is not a single tensor")
+    steps, pick = output_columns(steps, output, columns)
     merged = {index: _concat(parts) for index, parts in carried.items()}
     carried.clear()
     lo = next((rows.lo.numpy() for rows in merged.values() if isinstance(rows, PendingFlat)), None)
@@ -172,11 +174,26 @@ def dense_stage(steps: list[Step], output: Any, state: ChunkState, carried: dict
             step.run(ctx, env)  # type: ignore[arg-type]
         if output.index not in env:
             raise Unsupported("model output does not depend on the input")
-        results.append(env[output.index])
+        results.append(env[output.index] if pick is None else env[output.index][:, pick])
     y = torch.cat(results) if len(results) > 1 else results[0]
     if not isinstance(y, torch.Tensor) or y.dim() != 2:
         raise Unsupported("model output is not (N, T)")
     return torch.empty_like(y).index_copy_(0, torch.from_numpy(order).to(y.device), y)
+
+
+def output_columns(steps: list[Step], output: Ref, columns: list[int] | None
+                   ) -> tuple[list[Step], list[int] | None]:
+    """``steps`` computing only the output ``columns``, and the columns still to pick from their result.
+
+    When the last step is the linear layer that makes the output, it keeps just those weight columns
+    (e.g. 1 of Basset's 164); otherwise every output is computed and the columns are picked after.
+    """
+    last = steps[-1] if steps else None
+    if columns is None or not (isinstance(last, DenseLinear) and last.out == output.index):
+        return steps, columns
+    index = torch.tensor(columns, device=last.weight_t.device)
+    bias = None if last.bias is None else last.bias.index_select(0, index)
+    return [*steps[:-1], replace(last, weight_t=last.weight_t.index_select(1, index), bias=bias)], None
 
 
 def _slices(seq: np.ndarray) -> list[tuple[int, int]]:
