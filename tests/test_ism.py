@@ -270,8 +270,8 @@ def test_a_wrong_fast_result_is_caught_by_the_naive_check(monkeypatch: pytest.Mo
     x = one_hot(2, 30)
     run = FastISM.run
 
-    def off_at_the_end(self, chunk, columns):  # corrupt one substitution at the last position only
-        delta, reference = run(self, chunk, columns)
+    def off_at_the_end(self, chunk, columns, out=None):  # corrupt one substitution at the last position
+        delta, reference = run(self, chunk, columns, out)
         delta[0, :, -1] += 1e-3
         return delta, reference
 
@@ -307,3 +307,19 @@ def test_strings_are_encoded_and_bad_spans_rejected() -> None:
         ism(model, "ACGTACGTACGTACGTACGT", target=3)
     with pytest.raises(ConfigError):
         ism(model, "ACGTACGTACGTACGTACGT", method="quick")
+
+
+def test_chunks_of_one_sequence_fill_one_result(monkeypatch: pytest.MonkeyPatch) -> None:
+    import seqcnn.interpret.ism as ism_module
+
+    torch.manual_seed(0)
+    model = build_model("deepsea", **get_spec("deepsea").small).double().eval()
+    x = one_hot(3, 40, seed=6)
+    whole = ism(model, x, target=[1, 0], rc="mean")
+    monkeypatch.setattr(ism_module, "CHUNK_BYTES", 1)  # one sequence per chunk
+    chunked = ism(model, x, target=[1, 0], rc="mean")
+    np.testing.assert_allclose(chunked.delta, whole.delta, rtol=1e-9, atol=1e-15)  # other batch sizes
+    np.testing.assert_allclose(chunked.reference, whole.reference, rtol=1e-12)
+    assert (np.abs(chunked.delta[2]).max(axis=(0, 1)) > 1e-6).all()  # the last chunk was written too
+    naive = naive_ism(model, x, target=[1, 0], rc="mean")
+    np.testing.assert_allclose(chunked.delta, naive.delta, rtol=1e-9, atol=1e-15)

@@ -229,17 +229,18 @@ def _fast(model: torch.nn.Module, x: torch.Tensor, job: _Job, check: bool) -> _S
     chunk = _chunk_size(x, 3 * per_sequence)
     targets = _targets(job.target, n_tasks)
     columns = None if targets == list(range(n_tasks)) else targets  # None: every output, no copy
-    deltas, refs = [], []
+    # every chunk writes its changes into one result tensor: no concatenated copy at the end
+    delta = x.new_empty(x.shape[0], x.shape[1], job.end - job.start, len(targets))
+    refs = []
     bar = progress_bar(total=x.shape[0], enabled=job.progress, desc="ISM")
     for i in range(0, x.shape[0], chunk):
-        d, r = engine.run(x[i:i + chunk], columns)
+        d, r = engine.run(x[i:i + chunk], columns, out=delta[i:i + chunk])
         if check and i == 0:
             _check_against_naive(model, x[:1], (d[:1], r[:1], targets), job.start, job.end)
-        deltas.append(d)
         refs.append(r)
         bar.update(d.shape[0])
     bar.close()
-    return torch.cat(deltas) if len(deltas) > 1 else deltas[0], torch.cat(refs), targets
+    return delta, torch.cat(refs), targets
 
 
 def _check_against_naive(model: torch.nn.Module, x: torch.Tensor, fast: _Strand, start: int,

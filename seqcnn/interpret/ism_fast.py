@@ -67,9 +67,11 @@ class FastISM:
         live = [v for v, d in zip(trace.values, trace.depends, strict=True) if d]
         self.bytes_per_sequence = sum(v.numel() * v.element_size() for v in live) // n
 
-    def run(self, x: torch.Tensor, columns: list[int] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def run(self, x: torch.Tensor, columns: list[int] | None = None, out: torch.Tensor | None = None
+            ) -> tuple[torch.Tensor, torch.Tensor]:
         """Changes (n, A, P, T) and reference outputs (n, T) for one chunk of sequences ``x``; only the
-        output ``columns`` (then ``T = len(columns)``) when given."""
+        output ``columns`` (then ``T = len(columns)``) when given. The changes are written into
+        ``out`` when given (a tensor of that shape)."""
         trace = record(self.model, x)
         reference = _output(trace)
         if columns is not None:
@@ -100,7 +102,13 @@ class FastISM:
             placed.append((n0, n1, alt, pos_t))
         row_seq = np.concatenate([np.repeat(np.arange(n0, n1), alt[0].numel()) for n0, n1, alt, _ in placed])
         y = self.dense_stage(the_plan, state, carried, row_seq, columns)
-        out = reference.new_zeros(n, n_bases, span, reference.shape[1])
+        shape = (n, n_bases, span, reference.shape[1])
+        if out is None:
+            out = reference.new_zeros(shape)
+        elif out.shape != shape:
+            raise ValueError(f"out has shape {tuple(out.shape)}, not {shape}")
+        else:
+            out.zero_()
         at = 0
         for n0, n1, alt, pos_t in placed:
             rows = alt.numel()
