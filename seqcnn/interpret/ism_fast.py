@@ -28,6 +28,7 @@ from seqcnn.interpret.ism_trace import Ref, Trace, Unsupported, record
 from seqcnn.interpret.ism_window import BlockContext, ChunkState, even_ranges
 
 BLOCK_BYTES = 64 << 20  # working set of one block of substitutions
+GROUP_ROWS = 192  # smaller blocks (few sequences) are run in groups, their convolution products joined
 
 
 def reference_bases(x: torch.Tensor) -> torch.Tensor:
@@ -87,19 +88,14 @@ class FastISM:
         shifts = torch.arange(0 if soft else 1, n_bases, device=x.device)
         carried: dict[int, list] = {i: [] for i in the_plan.carry}
         placed = []
-        for n0, n1, r, m0, m1, edge in self.blocks(the_plan, n, n_subs, span):
-            pos = np.arange(r + m0 * the_plan.period, min(span, r + m1 * the_plan.period), the_plan.period)
-            pos_t = torch.from_numpy(pos).to(x.device)
-            b = base[n0:n1].index_select(1, pos_t).clamp_min(0)
-            alt = (b[:, :, None] + shifts) % n_bases
-            cols = x[n0:n1].index_select(2, pos_t + self.start)
-            ctx = BlockContext(state, n0, n1, int(pos[0]), len(pos), r, n_subs, edge, b, alt, cols)
-            env: dict[int, Any] = {0: InputRep(the_plan.geos[0])}
-            for step in the_plan.steps[:the_plan.boundary]:
-                step.run(ctx, env)
-            for index in the_plan.carry:
-                carried[index].append(env[index])
-            placed.append((n0, n1, alt, pos_t))
+        for group in _groups(self.blocks(the_plan, n, n_subs, span), n_subs):
+            ctxs = [self._context(block, state, the_plan.period, x, base, shifts) for block in group]
+            envs: list[dict[int, Any]] = [{0: InputRep(the_plan.geos[0])} for _ in ctxs]
+            placed += [(c.n0, c.n1, c.alt, c.positions) for c in ctxs]
+            _run_steps(the_plan.steps[:the_plan.boundary], ctxs, envs)
+            for env in envs:
+                for index in the_plan.carry:
+                    carried[index].append(env[index])
         row_seq = np.concatenate([np.repeat(np.arange(n0, n1), alt[0].numel()) for n0, n1, alt, _ in placed])
         y = self.dense_stage(the_plan, state, carried, row_seq, columns)
         shape = (n, n_bases, span, reference.shape[1])
@@ -120,6 +116,18 @@ class FastISM:
             ident = base >= 0
             out.permute(0, 2, 1, 3)[ident.nonzero(as_tuple=True) + (base[ident],)] = 0
         return out, reference
+
+    def _context(self, block: tuple, state: ChunkState, period: int, x: torch.Tensor, base: torch.Tensor,
+                 shifts: torch.Tensor) -> BlockContext:
+        """The BlockContext of ``block`` (see ``blocks``) of chunk ``x``; ``shifts``: base offsets of the
+        substitutions."""
+        n0, n1, r, m0, m1, edge = block
+        pos = np.arange(r + m0 * period, min(self.end - self.start, r + m1 * period), period)
+        pos_t = torch.from_numpy(pos).to(x.device)
+        b = base[n0:n1].index_select(1, pos_t).clamp_min(0)
+        alt = (b[:, :, None] + shifts) % x.shape[1]
+        cols = x[n0:n1].index_select(2, pos_t + self.start)
+        return BlockContext(state, n0, n1, pos, r, len(shifts), edge, b, alt, cols)
 
     def dense_stage(self, the_plan: Plan, state: ChunkState, carried: dict[int, list],
                     row_seq: np.ndarray, columns: list[int] | None) -> torch.Tensor:
@@ -144,6 +152,31 @@ class FastISM:
             for m0, m1 in even_ranges(0, len(inner), m_blk):  # no small remainder block
                 for n0 in range(0, n, n_blk):
                     yield n0, min(n, n0 + n_blk), r, m0, m1, not inner[m0:m1].all()
+
+
+def _groups(blocks: Iterator[tuple], n_subs: int) -> Iterator[list[tuple]]:
+    """Consecutive blocks gathered until they hold ``GROUP_ROWS`` substitutions (one block each when
+    blocks are that large already, as with four or more Basset sequences)."""
+    group, rows = [], 0
+    for block in blocks:
+        group.append(block)
+        rows += (block[1] - block[0]) * (block[4] - block[3]) * n_subs
+        if rows >= GROUP_ROWS:
+            yield group
+            group, rows = [], 0
+    if group:
+        yield group
+
+
+def _run_steps(steps: list, ctxs: list[BlockContext], envs: list[dict[int, Any]]) -> None:
+    """Run ``steps`` on a group of blocks in lockstep; steps with a ``run_group`` take them together."""
+    for step in steps:
+        together = getattr(step, "run_group", None) if len(ctxs) > 1 else None
+        if together is not None:
+            together(ctxs, envs)
+            continue
+        for ctx, env in zip(ctxs, envs, strict=True):
+            step.run(ctx, env)
 
 
 def _is_double(model: torch.nn.Module) -> bool:

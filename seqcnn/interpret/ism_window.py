@@ -156,19 +156,20 @@ class ChunkState:
 class BlockContext:
     """What the steps of one block see: the block's sequences, positions and reference windows."""
 
-    def __init__(self, state: ChunkState, n0: int, n1: int, first: int, m: int, residue: int,
+    def __init__(self, state: ChunkState, n0: int, n1: int, positions: np.ndarray, residue: int,
                  n_subs: int, edge: bool, base: torch.Tensor, alt: torch.Tensor, x: torch.Tensor) -> None:
         self.state = state
         self.n0, self.n1 = n0, n1
-        self.first = first  # index of the block's first position in the mutated span
-        self.m = m
+        self.positions = torch.from_numpy(positions).to(alt.device)  # (m,) positions in the mutated span
+        self.first = int(positions[0])  # index of the block's first position in the mutated span
+        self.m = len(positions)
         self.residue = residue
         self.n_subs = n_subs
         self.edge = edge
         self.base = base  # (n, m) reference base index (0 for a non-one-hot column)
         self.alt = alt  # (n, m, B) substituted base index
         self.x = x  # (n, A, m) input columns at the block's positions
-        self.batch = (n1 - n0) * m * n_subs
+        self.batch = (n1 - n0) * self.m * n_subs
 
     def view(self, index: int, geo: Geo, lo0: int, width: int) -> torch.Tensor:
         """(C, n, m, 1, width) strided view of value ``index``'s reference from window start ``lo0``."""
