@@ -12,7 +12,7 @@ from torch import nn
 
 from seqcnn.errors import ConfigError, InputError
 from seqcnn.interpret.ism import ISMFallbackWarning, ISMResult, importance, ism, mutation_map, naive_ism
-from seqcnn.interpret.ism_conv import Conv
+from seqcnn.interpret.ism_conv import Conv, Spectral
 from seqcnn.interpret.ism_fast import FastISM
 from seqcnn.interpret.ism_plan import plan
 from seqcnn.interpret.ism_trace import record
@@ -323,3 +323,24 @@ def test_chunks_of_one_sequence_fill_one_result(monkeypatch: pytest.MonkeyPatch)
     assert (np.abs(chunked.delta[2]).max(axis=(0, 1)) > 1e-6).all()  # the last chunk was written too
     naive = naive_ism(model, x, target=[1, 0], rc="mean")
     np.testing.assert_allclose(chunked.delta, naive.delta, rtol=1e-9, atol=1e-15)
+
+
+@pytest.mark.parametrize("name", ["basset", "deepsea", "koo_cnn"])
+def test_blocks_alone_or_in_groups_give_the_same_changes(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import seqcnn.interpret.ism_fast as ism_fast
+
+    torch.manual_seed(0)
+    model = randomize_norms(build_model(name, **get_spec(name).small).double()).eval()
+    length = get_spec(name).small.get("input_length", 60)
+    x = one_hot(2, length, seed=8)
+    monkeypatch.setattr(ism_fast, "GROUP_ROWS", 1)  # every block alone
+    alone = ism(model, x)
+    monkeypatch.setattr(ism_fast, "GROUP_ROWS", 10**9)  # all blocks of the chunk in one group
+    joined = []
+    full_group = Spectral.full_group
+    monkeypatch.setattr(Spectral, "full_group", lambda self, deltas: joined.append(len(deltas)) or
+                        full_group(self, deltas))
+    grouped = ism(model, x)
+    assert joined and max(joined) > 1  # some convolution products were really shared
+    np.testing.assert_allclose(grouped.delta, alone.delta, rtol=1e-9, atol=1e-15)
+    np.testing.assert_allclose(grouped.delta, naive_ism(model, x).delta, rtol=1e-9, atol=1e-15)
