@@ -48,7 +48,6 @@ class FastISM:
         self.block_bytes = block_bytes
         self.max_block = max_block
         self._plans: dict[tuple, Plan] = {}
-        self.bytes_per_sequence = 0  # reference activations of one sequence, from the last chunk
 
     def plan_for(self, trace: Trace) -> Plan:
         """The cached plan for this trace's graph."""
@@ -61,12 +60,8 @@ class FastISM:
         """Bytes of reference activations per sequence of ``x`` and the number of model outputs
         ``T`` (one forward pass, nothing kept)."""
         trace = record(self.model, x)
-        self._measure(trace, x.shape[0])
-        return self.bytes_per_sequence, _output(trace).shape[1]
-
-    def _measure(self, trace: Trace, n: int) -> None:
         live = [v for v, d in zip(trace.values, trace.depends, strict=True) if d]
-        self.bytes_per_sequence = sum(v.numel() * v.element_size() for v in live) // n
+        return sum(v.numel() * v.element_size() for v in live) // x.shape[0], _output(trace).shape[1]
 
     def run(self, x: torch.Tensor, columns: list[int] | None = None, out: torch.Tensor | None = None
             ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -77,7 +72,6 @@ class FastISM:
         reference = _output(trace)
         if columns is not None:
             reference = reference[:, columns]
-        self._measure(trace, x.shape[0])
         the_plan = self.plan_for(trace)
         state = ChunkState(trace.values)
         n, n_bases, _ = x.shape
@@ -98,13 +92,7 @@ class FastISM:
                     carried[index].append(env[index])
         row_seq = np.concatenate([np.repeat(np.arange(n0, n1), alt[0].numel()) for n0, n1, alt, _ in placed])
         y = self.dense_stage(the_plan, state, carried, row_seq, columns)
-        shape = (n, n_bases, span, reference.shape[1])
-        if out is None:
-            out = reference.new_zeros(shape)
-        elif out.shape != shape:
-            raise ValueError(f"out has shape {tuple(out.shape)}, not {shape}")
-        else:
-            out.zero_()
+        out = reference.new_zeros(n, n_bases, span, reference.shape[1]) if out is None else out.zero_()
         at = 0
         for n0, n1, alt, pos_t in placed:
             rows = alt.numel()
@@ -127,7 +115,7 @@ class FastISM:
         b = base[n0:n1].index_select(1, pos_t).clamp_min(0)
         alt = (b[:, :, None] + shifts) % x.shape[1]
         cols = x[n0:n1].index_select(2, pos_t + self.start)
-        return BlockContext(state, n0, n1, pos, r, len(shifts), edge, b, alt, cols)
+        return BlockContext(state, n0, n1, pos_t, int(pos[0]), r, len(shifts), edge, b, alt, cols)
 
     def dense_stage(self, the_plan: Plan, state: ChunkState, carried: dict[int, list],
                     row_seq: np.ndarray, columns: list[int] | None) -> torch.Tensor:

@@ -156,12 +156,12 @@ class ChunkState:
 class BlockContext:
     """What the steps of one block see: the block's sequences, positions and reference windows."""
 
-    def __init__(self, state: ChunkState, n0: int, n1: int, positions: np.ndarray, residue: int,
+    def __init__(self, state: ChunkState, n0: int, n1: int, positions: torch.Tensor, first: int, residue: int,
                  n_subs: int, edge: bool, base: torch.Tensor, alt: torch.Tensor, x: torch.Tensor) -> None:
         self.state = state
         self.n0, self.n1 = n0, n1
-        self.positions = torch.from_numpy(positions).to(alt.device)  # (m,) positions in the mutated span
-        self.first = int(positions[0])  # index of the block's first position in the mutated span
+        self.positions = positions  # (m,) the block's positions in the mutated span (on the device)
+        self.first = first  # index of the block's first position in the mutated span
         self.m = len(positions)
         self.residue = residue
         self.n_subs = n_subs

@@ -124,7 +124,7 @@ def motif_logos(named_pwms: Sequence[tuple[str, np.ndarray]], matches: pd.DataFr
             jobs.append((reverse_complement(pwm) if hit.orientation == "-" else pwm,
                          f"{hit.target_id} {hit.target_name} ({hit.orientation})"))
     pngs = logo_pngs(jobs, progress=progress)
-    own = dict(zip(own_keys, pngs, strict=False))
+    own = dict(zip(own_keys, pngs[:len(own_keys)], strict=True))
     by_query = {name: pngs[match_keys[(hit.target_id, hit.orientation)]] for name, hit in best.iterrows()
                 if (hit.target_id, hit.orientation) in match_keys}
     return own, by_query
