@@ -124,7 +124,7 @@ def timed(fn, repeats: int = 3) -> tuple[float, object]:
 def evaluate(model_path: Path, records: list[tuple[str, str]], planted: list[str], out: Path) -> dict:
     """Report on ``records``; planted-motif recovery and filter match rate."""
     from seqcnn.motifs.annotate import annotate, load_targets
-    from seqcnn.report.motif_report import ReportOptions, as_meme_motifs, motif_report
+    from seqcnn.workflows.motif_report import ReportOptions, as_meme_motifs, motif_report
 
     model = load_model(model_path)
     start = time.perf_counter()

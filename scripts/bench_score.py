@@ -39,7 +39,7 @@ from torch import nn
 
 from seqcnn.modelfile import ModelMetadata, load_model, save_model
 from seqcnn.models.registry import build_model
-from seqcnn.predict import keep_freed_memory
+from seqcnn.score.predict import keep_freed_memory
 from seqcnn.seq.encode import one_hot
 from seqcnn.seq.fasta import read_fasta
 
@@ -109,9 +109,9 @@ def forward_rate(model: nn.Module, seqs: list[str]) -> float:
 def scorer_rate(model: nn.Module, seqs: list[str], fast: bool) -> float:
     """Sequences/second of ``Scorer.run`` on pre-encoded codes, with or without the fast paths, in
     the batches ``seqcnn score`` would use."""
-    from seqcnn.predict import Scorer
-    from seqcnn.predict_fast import encode_codes
-    from seqcnn.predict_stream import rows_per_batch
+    from seqcnn.score.accel.table import encode_codes
+    from seqcnn.score.predict import Scorer
+    from seqcnn.score.stream import rows_per_batch
 
     scorer = Scorer(model, rc="none", fast=fast)
     codes = np.stack([encode_codes(s) for s in seqs])
@@ -128,8 +128,8 @@ def scorer_rate(model: nn.Module, seqs: list[str], fast: bool) -> float:
 def in_process_rate(model: nn.Module, fasta: Path, n: int, out: Path) -> float:
     """Sequences/second of ``score_fasta`` + TSV writing in this (warm) process: what ``seqcnn score``
     does after start-up."""
-    from seqcnn.predict import Scorer, score_fasta
-    from seqcnn.tables import open_table
+    from seqcnn.io.tables import open_table
+    from seqcnn.score.predict import Scorer, score_fasta
 
     scorer = Scorer(model)  # built (tables, FFT spectra, probes) before the clock: start-up measures it
     start = time.perf_counter()
@@ -215,8 +215,8 @@ def bench_model(label: str, name: str, kwargs: dict, n: int, n_sample: int, roun
 
 def max_difference(model: nn.Module, seqs: list[str]) -> float:
     """Largest |probability difference| between the fast scorer and the plain forward pass."""
-    from seqcnn.predict import Scorer
-    from seqcnn.predict_fast import encode_codes
+    from seqcnn.score.accel.table import encode_codes
+    from seqcnn.score.predict import Scorer
 
     scorer = Scorer(model, rc="none")
     with torch.inference_mode():

@@ -4,7 +4,7 @@ The public API is imported lazily, so ``import seqcnn`` is cheap::
 
     import seqcnn
     model = seqcnn.load_model("model.safetensors")
-    scores = seqcnn.predict(model, ["ACGT..."])
+    scores = seqcnn.score.predict(model, ["ACGT..."])
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ _PUBLIC: dict[str, str] = {
     "save_model": "seqcnn.modelfile",
     "ModelMetadata": "seqcnn.modelfile",
     "fit": "seqcnn.train.loop",
-    "predict": "seqcnn.predict",
+    "predict": "seqcnn.score.predict",
     "ism": "seqcnn.interpret.ism",
 }
 

@@ -20,8 +20,8 @@ from typing import Any, Literal
 
 import yaml
 
-from seqcnn.atomic import atomic_open
 from seqcnn.errors import ConfigError
+from seqcnn.io.atomic import atomic_open
 
 TaskType = Literal["binary", "multiclass", "regression", "profile", "segmentation", "reconstruction"]
 

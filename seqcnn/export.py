@@ -19,8 +19,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from seqcnn.atomic import atomic_path
 from seqcnn.errors import ConfigError
+from seqcnn.io.atomic import atomic_path
 
 FORMATS = ("onnx", "torchscript")
 METADATA_FILE = "seqcnn_metadata.json"

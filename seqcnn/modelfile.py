@@ -18,8 +18,8 @@ from safetensors.torch import save_file
 from torch import nn
 
 from seqcnn._version import __version__
-from seqcnn.atomic import atomic_path
 from seqcnn.errors import ConfigError, ModelFileError
+from seqcnn.io.atomic import atomic_path
 from seqcnn.models.registry import build_model
 
 FORMAT_VERSION = 1

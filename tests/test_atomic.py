@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from seqcnn.atomic import atomic_open, atomic_path, remove_stale_parts
 from seqcnn.errors import InputError
+from seqcnn.io.atomic import atomic_open, atomic_path, remove_stale_parts
 
 
 def test_success_replaces_target_with_umask_permissions(tmp_path: Path) -> None:

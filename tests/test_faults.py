@@ -31,7 +31,7 @@ from click.testing import CliRunner
 from torch import nn
 
 from seqcnn.cli import cli, main
-from seqcnn.interpret.ism_stream import work_dir
+from seqcnn.interpret.ism.stream import work_dir
 from seqcnn.modelfile import ModelMetadata, load_model, save_model
 from seqcnn.models import registry
 from seqcnn.models.registry import build_model
@@ -272,7 +272,7 @@ def test_ism_killed_then_resumed_reuses_chunks_and_matches(tmp_path: Path, tiny_
 def test_ism_resume_keeps_finished_part_files(tmp_path: Path, tiny_model: Path,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     """Fast, in-process: chunks finished before an interruption are reused as they are, not recomputed."""
-    from seqcnn.interpret import ism_stream
+    from seqcnn.interpret.ism import stream as ism_stream
 
     fasta = _write_fasta_fast(tmp_path / "seqs.fa", 12, seed=4)
     maps, full = tmp_path / "maps.npz", tmp_path / "full.npz"

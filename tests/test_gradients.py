@@ -9,7 +9,13 @@ import torch
 from torch import nn
 
 from seqcnn.errors import ConfigError
-from seqcnn.interpret.gradients import attribute, deeplift_shap, integrated_gradients, is_one_hot, saliency
+from seqcnn.interpret.attribution.gradients import (
+    attribute,
+    deeplift_shap,
+    integrated_gradients,
+    is_one_hot,
+    saliency,
+)
 from seqcnn.seq.shuffle import shuffle_one_hot
 
 

@@ -10,9 +10,9 @@ import pytest
 import torch
 
 from seqcnn.cli import main
-from seqcnn.interpret.gradients import attribute
-from seqcnn.interpret.ism import ism
-from seqcnn.interpret.ism_stream import ism_fasta, work_dir
+from seqcnn.interpret.attribution.gradients import attribute
+from seqcnn.interpret.ism.mutagenesis import ism
+from seqcnn.interpret.ism.stream import ism_fasta, work_dir
 from seqcnn.modelfile import ModelMetadata, load_model, save_model
 from seqcnn.models.registry import build_model
 from seqcnn.seq.encode import one_hot

@@ -11,11 +11,18 @@ import torch
 from torch import nn
 
 from seqcnn.errors import ConfigError, InputError
-from seqcnn.interpret.ism import ISMFallbackWarning, ISMResult, importance, ism, mutation_map, naive_ism
-from seqcnn.interpret.ism_conv import Conv, Spectral
-from seqcnn.interpret.ism_fast import FastISM
-from seqcnn.interpret.ism_plan import plan
-from seqcnn.interpret.ism_trace import record
+from seqcnn.interpret.ism.engine.conv import Conv, Spectral
+from seqcnn.interpret.ism.engine.fast import FastISM
+from seqcnn.interpret.ism.engine.plan import plan
+from seqcnn.interpret.ism.engine.trace import record
+from seqcnn.interpret.ism.mutagenesis import (
+    ISMFallbackWarning,
+    ISMResult,
+    importance,
+    ism,
+    mutation_map,
+    naive_ism,
+)
 from seqcnn.layers.conv import ChannelLayerNorm
 from seqcnn.models.bpnet import BPNetScalar
 from seqcnn.models.registry import build_model, get_spec, list_models
@@ -310,7 +317,7 @@ def test_strings_are_encoded_and_bad_spans_rejected() -> None:
 
 
 def test_chunks_of_one_sequence_fill_one_result(monkeypatch: pytest.MonkeyPatch) -> None:
-    import seqcnn.interpret.ism as ism_module
+    import seqcnn.interpret.ism.mutagenesis as ism_module
 
     torch.manual_seed(0)
     model = build_model("deepsea", **get_spec("deepsea").small).double().eval()
@@ -327,7 +334,7 @@ def test_chunks_of_one_sequence_fill_one_result(monkeypatch: pytest.MonkeyPatch)
 
 @pytest.mark.parametrize("name", ["basset", "deepsea", "koo_cnn"])
 def test_blocks_alone_or_in_groups_give_the_same_changes(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    import seqcnn.interpret.ism_fast as ism_fast
+    import seqcnn.interpret.ism.engine.fast as ism_fast
 
     torch.manual_seed(0)
     model = randomize_norms(build_model(name, **get_spec(name).small).double()).eval()

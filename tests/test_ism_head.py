@@ -9,12 +9,12 @@ import torch
 from test_ism import assert_matches_naive, one_hot, randomize_norms  # tests/ is on sys.path
 from torch import nn
 
-from seqcnn.interpret.ism import ism, naive_ism
-from seqcnn.interpret.ism_conv import Spectral
-from seqcnn.interpret.ism_head import DenseLinear, output_columns
-from seqcnn.interpret.ism_plan import plan
-from seqcnn.interpret.ism_reduce import Dense, FlatLinear, PendingFlat, sparse_product
-from seqcnn.interpret.ism_trace import record
+from seqcnn.interpret.ism.engine.conv import Spectral
+from seqcnn.interpret.ism.engine.head import DenseLinear, output_columns
+from seqcnn.interpret.ism.engine.plan import plan
+from seqcnn.interpret.ism.engine.reduce import Dense, FlatLinear, PendingFlat, sparse_product
+from seqcnn.interpret.ism.engine.trace import record
+from seqcnn.interpret.ism.mutagenesis import ism, naive_ism
 
 
 class SkipDense(nn.Module):

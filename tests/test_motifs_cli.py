@@ -194,7 +194,7 @@ def test_real_report_opens_in_headless_chromium(model_and_fasta, tmp_path):
 @pytest.mark.parametrize("name", ["basset", "bpnet", "deepbind", "deepsea", "koo_cnn", "wavenet"])
 def test_every_1d_model_gives_filter_motifs_and_a_mutation_map(name):
     from seqcnn.motifs.extract import extract_filter_motifs
-    from seqcnn.report.motif_report import example_maps
+    from seqcnn.workflows.motif_report import example_maps
 
     spec = get_spec(name)
     torch.manual_seed(0)
@@ -212,7 +212,7 @@ def test_every_1d_model_gives_filter_motifs_and_a_mutation_map(name):
 
 def test_mixed_lengths_for_a_model_without_fixed_length():
     from seqcnn.motifs.extract import extract_filter_motifs
-    from seqcnn.report.motif_report import example_maps
+    from seqcnn.workflows.motif_report import example_maps
 
     torch.manual_seed(0)
     model = build_model("wavenet", **get_spec("wavenet").small).eval()

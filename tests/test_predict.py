@@ -14,8 +14,7 @@ from torch import nn
 from seqcnn.errors import ConfigError, InputError
 from seqcnn.modelfile import ModelMetadata, load_model, save_model
 from seqcnn.models.registry import build_model, get_spec, list_models
-from seqcnn.predict import RecordMax, Scorer, predict, score_records, score_windows
-from seqcnn.predict_fast import (
+from seqcnn.score.accel.table import (
     BYTE_TO_CODE,
     TableConv1d,
     codes_of_bytes,
@@ -23,7 +22,8 @@ from seqcnn.predict_fast import (
     encode_codes,
     onehot_to_codes,
 )
-from seqcnn.predict_stream import ScoreStats, background, window_starts
+from seqcnn.score.predict import RecordMax, Scorer, predict, score_records, score_windows
+from seqcnn.score.stream import ScoreStats, background, window_starts
 from seqcnn.seq.encode import one_hot, pad_or_crop, reverse_complement
 
 

@@ -6,10 +6,17 @@ import numpy as np
 import torch
 
 from seqcnn.models.registry import build_model
-from seqcnn.predict import AUTO_BATCH, FUSED_BATCH, FUSED_BATCH_BASES, Scorer, score_records, score_windows
-from seqcnn.predict_blocks import FusedFirstBlock
-from seqcnn.predict_fft import FFTConv1d
-from seqcnn.predict_stream import rows_per_batch
+from seqcnn.score.accel.fft import FFTConv1d
+from seqcnn.score.accel.fused import FusedFirstBlock
+from seqcnn.score.predict import (
+    AUTO_BATCH,
+    FUSED_BATCH,
+    FUSED_BATCH_BASES,
+    Scorer,
+    score_records,
+    score_windows,
+)
+from seqcnn.score.stream import rows_per_batch
 
 
 def _seqs(n: int, lengths: list[int], seed: int = 0) -> list[tuple[str, str]]:

@@ -1,4 +1,4 @@
-"""Fused first block (seqcnn.predict_blocks): equal to the plain block on codes, or refused."""
+"""Fused first block (seqcnn.score.accel.fused): equal to the plain block on codes, or refused."""
 
 from __future__ import annotations
 
@@ -7,13 +7,13 @@ import pytest
 import torch
 from torch import nn
 
-import seqcnn.predict_blocks as pb
+import seqcnn.score.accel.fused as pb
 from seqcnn.layers.conv import ConvBlock
 from seqcnn.layers.heads import GlobalPool
 from seqcnn.models.registry import build_model
-from seqcnn.predict import Scorer, score_fasta, score_records
-from seqcnn.predict_blocks import FusedFirstBlock, fusable_first_block
-from seqcnn.predict_fast import FastPathBypassed, codes_to_onehot
+from seqcnn.score.accel.fused import FusedFirstBlock, fusable_first_block
+from seqcnn.score.accel.table import FastPathBypassed, codes_to_onehot
+from seqcnn.score.predict import Scorer, score_fasta, score_records
 
 
 def _randomise_norms(module: nn.Module, seed: int = 0) -> None:

@@ -1,4 +1,4 @@
-"""FFT convolution for scoring (seqcnn.predict_fft): equal to Conv1d, used only where it pays."""
+"""FFT convolution for scoring (seqcnn.score.accel.fft): equal to Conv1d, used only where it pays."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import torch
 from torch import nn
 
 from seqcnn.models.registry import build_model
-from seqcnn.predict import Scorer, score_records
-from seqcnn.predict_fft import FFTConv1d, fft_length, install_fft_convs, set_enabled, worth_it
+from seqcnn.score.accel.fft import FFTConv1d, fft_length, install_fft_convs, set_enabled, worth_it
+from seqcnn.score.predict import Scorer, score_records
 
 
 def _smooth(n: int) -> bool:

@@ -16,7 +16,7 @@ import torch
 from seqcnn.cli import main
 from seqcnn.modelfile import ModelMetadata, load_model, save_model
 from seqcnn.models.registry import build_model
-from seqcnn.predict import predict
+from seqcnn.score.predict import predict
 
 BAD = Path(__file__).parent / "data" / "bad"
 KWARGS = {"n_tasks": 2, "n_filters": 6, "filter_width": 7, "hidden": 5}

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from seqcnn.errors import InputError
-from seqcnn.tables import open_table, table_format, write_table
+from seqcnn.io.tables import open_table, table_format, write_table
 
 
 def _batches(n_batches: int = 3, rows: int = 4) -> list[dict]:

@@ -120,8 +120,8 @@ def _peak_vep(path: Path, genome: DictGenome) -> int:
 
     import torch
 
-    from seqcnn.predict import Scorer
-    from seqcnn.predict_vep import score_variants
+    from seqcnn.score.predict import Scorer
+    from seqcnn.score.variants import score_variants
 
     torch.manual_seed(0)
     scorer = Scorer(torch.nn.Sequential(torch.nn.Conv1d(4, 3, 5), torch.nn.AdaptiveMaxPool1d(1),

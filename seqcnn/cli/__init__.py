@@ -27,8 +27,8 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "vep": ("seqcnn.cli.score_cmds:vep", "Score variant effects from a VCF."),
     "info": ("seqcnn.cli.score_cmds:info", "Show a model file's metadata and layers."),
     "export": ("seqcnn.cli.score_cmds:export", "Export a model to ONNX or TorchScript."),
-    "ism": ("seqcnn.cli.interpret_cmds:ism", "In-silico mutagenesis maps for FASTA records."),
-    "explain": ("seqcnn.cli.interpret_cmds:explain", "Attribution maps for sequences or images."),
+    "ism": ("seqcnn.cli.ism_cmds:ism", "In-silico mutagenesis maps for FASTA records."),
+    "explain": ("seqcnn.cli.explain_cmds:explain", "Attribution maps for sequences or images."),
     "motifs": ("seqcnn.cli.motif_cmds:motifs", "Motifs from filters, annotated against JASPAR, as a report."),
 }
 

@@ -19,7 +19,7 @@ def demo(out_dir: str, quick: bool, device: str | None, quiet: bool) -> None:
     Everything is generated locally (no download): 12 JASPAR motifs are planted into random
     sequences, koo_cnn learns them, and the report shows which motifs its filters recovered.
     """
-    from seqcnn.demo import format_summary, run_demo
+    from seqcnn.workflows.demo import format_summary, run_demo
 
     log = (lambda _message: None) if quiet else (lambda message: click.echo(message, err=True))
     result = run_demo(out_dir, quick=quick, device=device, progress=not quiet, log=log)

@@ -47,8 +47,8 @@ def motifs(model_path: str, fasta: str, out_dir: str, method: str, fraction: flo
     """
     from seqcnn.errors import InputError
     from seqcnn.modelfile import load_model
-    from seqcnn.report.motif_report import ReportOptions, motif_report
     from seqcnn.seq.fasta import read_fasta
+    from seqcnn.workflows.motif_report import ReportOptions, motif_report
 
     model = load_model(model_path)
     records = list(read_fasta(fasta))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 import click
 
 quiet_option = click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
@@ -21,3 +24,29 @@ def parse_overrides(pairs: tuple[str, ...]) -> dict[str, str]:
             raise click.BadParameter(f"expected KEY=VALUE, got {pair!r}", param_hint="--set")
         result[key.strip()] = value.strip()
     return result
+
+
+FIGURE_SUFFIXES = (".png", ".svg", ".pdf")
+profile_option = click.option("--profile-output", type=click.Choice(["counts", "profile"]), default="counts",
+                              show_default=True,
+                              help="For profile models (BPNet): explain the log counts or the profile.")
+
+
+def load_scalar_model(model_path: str, profile_output: str) -> Any:
+    """The model file's model; profile models wrapped to (N, T) outputs."""
+    from seqcnn.modelfile import load_model
+    from seqcnn.models.bpnet import BPNetScalar
+    from seqcnn.models.registry import get_spec
+
+    model = load_model(model_path)
+    if get_spec(model.metadata.architecture).output == "profile":
+        wrapped = BPNetScalar(model, output=profile_output)
+        wrapped.metadata = model.metadata
+        return wrapped
+    return model
+
+
+
+def safe_name(record_id: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", record_id)[:120] or "record"
+

@@ -1,4 +1,4 @@
-"""``seqcnn score``, ``vep``, ``info`` and ``export``: parse, call seqcnn.predict / export, write."""
+"""``seqcnn score``, ``vep``, ``info`` and ``export``: parse, call seqcnn.score.predict / export, write."""
 
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ def _report_skipped(skipped: list[str]) -> None:
 
 def _scorer(model_path: str, device: str | None, rc: str | None, logits: bool) -> Any:
     from seqcnn.modelfile import load_model
-    from seqcnn.predict import Scorer, keep_freed_memory
+    from seqcnn.score.predict import Scorer, keep_freed_memory
 
     keep_freed_memory()
     return Scorer(load_model(model_path), device=device, rc=rc, logits=logits)
@@ -80,7 +80,7 @@ def score(model_path: str, fasta: str, output: str, echo: bool, no_header: bool,
     zcat x.fa.gz | seqcnn score model.safetensors - | head
     """
     from seqcnn.errors import ConfigError
-    from seqcnn.predict_stream import ScoreStats
+    from seqcnn.score.stream import ScoreStats
 
     if (bed_path is None) != (genome is None):
         raise ConfigError("--bed and --genome go together")
@@ -105,8 +105,8 @@ def score(model_path: str, fasta: str, output: str, echo: bool, no_header: bool,
 
 def _score_fasta(scorer: Any, fasta: str, output: str, echo: bool, header: bool, skip_invalid: bool,
                  batch_size: int | None, quiet: bool, stats: Any) -> None:
-    from seqcnn.predict import score_fasta
-    from seqcnn.tables import open_table
+    from seqcnn.io.tables import open_table
+    from seqcnn.score.predict import score_fasta
 
     stream = score_fasta(scorer, fasta, batch_size=batch_size, skip_invalid=skip_invalid, echo=echo,
                          progress=not quiet, stats=stats)
@@ -130,9 +130,9 @@ def _check_scored(table: Any, source: str, stats: Any) -> None:
 
 def _score_bed(scorer: Any, bed_path: str, genome_path: str, output: str, echo: bool, header: bool,
                skip_invalid: bool, batch_size: int | None, quiet: bool, stats: Any) -> None:
-    from seqcnn.predict import score_records
+    from seqcnn.io.tables import open_table
+    from seqcnn.score.predict import score_records
     from seqcnn.seq.genome import Genome, iter_bed_sequences, read_bed
-    from seqcnn.tables import open_table
 
     bed = read_bed(bed_path)
     records = ((i, seq) for i, (_, seq) in enumerate(iter_bed_sequences(bed, Genome(genome_path))))
@@ -151,9 +151,9 @@ def _score_bed(scorer: Any, bed_path: str, genome_path: str, output: str, echo: 
 
 def _score_windows(scorer: Any, fasta: str, output: str, window: int, step: int, record_max: str | None,
                    header: bool, skip_invalid: bool, batch_size: int | None, quiet: bool, stats: Any) -> None:
-    from seqcnn.predict import RecordMax, score_windows
+    from seqcnn.io.tables import open_table
+    from seqcnn.score.predict import RecordMax, score_windows
     from seqcnn.seq.fasta import read_fasta
-    from seqcnn.tables import open_table
 
     stream = score_windows(scorer, read_fasta(fasta), window=window, step=step, batch_size=batch_size,
                            file=fasta, skip_invalid=skip_invalid, progress=not quiet, stats=stats)
@@ -203,10 +203,10 @@ def vep(model_path: str, vcf: str, genome: str, output: str, window: int | None,
 
     Columns: chrom pos id ref alt ref_match, then ref_<task> alt_<task> diff_<task> log2fc_<task>.
     """
-    from seqcnn.predict_vep import score_variants, variant_width
+    from seqcnn.io.tables import open_table
+    from seqcnn.score.variants import score_variants, variant_width
     from seqcnn.seq.genome import Genome
     from seqcnn.seq.variants import VcfStats, read_vcf
-    from seqcnn.tables import open_table
 
     scorer = _scorer(model_path, device, rc, logits)
     width = variant_width(scorer, window)

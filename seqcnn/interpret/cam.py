@@ -23,7 +23,7 @@ from torch import nn
 
 from seqcnn.device import resolve_device
 from seqcnn.errors import ConfigError, InputError
-from seqcnn.interpret.gradients import is_one_hot
+from seqcnn.interpret.attribution.gradients import is_one_hot
 
 CONVS = (nn.Conv1d, nn.Conv2d)
 

@@ -19,10 +19,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from seqcnn.atomic import atomic_path
 from seqcnn.errors import ConfigError, InputError
+from seqcnn.interpret.attribution.gradients import attribute
 from seqcnn.interpret.cam import grad_cam, occlusion
-from seqcnn.interpret.gradients import attribute
+from seqcnn.io.atomic import atomic_path
 
 METHODS = ("saliency", "input_x_grad", "ig", "deepliftshap", "gradcam", "occlusion")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")

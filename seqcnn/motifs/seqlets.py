@@ -157,9 +157,9 @@ def ism_contributions(model: nn.Module, seqs: Sequence[str] | np.ndarray, *, bat
     """One-hot ``(N, 4, L)`` and ISM contributions ``(N, 4, L)`` of equal-length ``seqs``.
 
     The contribution of the observed base is the mean loss of score of the sequence's top-scoring task
-    when that base is substituted (``seqcnn.interpret.ism``); other bases get 0.
+    when that base is substituted (``seqcnn.interpret.ism.mutagenesis``); other bases get 0.
     """
-    from seqcnn.interpret.ism import ism
+    from seqcnn.interpret.ism.mutagenesis import ism
 
     x = one_hot(list(seqs)) if len(seqs) and isinstance(seqs[0], str) else np.asarray(seqs, np.float32)
     result = ism(model, x, batch_size=batch_size, device=device, progress=progress)

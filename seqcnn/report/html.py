@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from seqcnn.atomic import atomic_open
+from seqcnn.io.atomic import atomic_open
 
 _CSS = """
 body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 1.5em; color: #222; }
@@ -162,7 +162,7 @@ def render_motif_report(
 ) -> str:
     """The motif report page: summary, sortable motif table, influence chart and example mutation maps.
 
-    ``table`` is ``seqcnn.report.motif_report.summary_table``; logos are PNG bytes keyed by filter name.
+    ``table`` is ``seqcnn.workflows.motif_report.summary_table``; logos are PNG bytes keyed by filter name.
     """
     matched = int((table["match_q_value"] < q_threshold).sum())
     facts = "".join(f"<li>{escape(k)}: {escape(v)}</li>" for k, v in info.items())

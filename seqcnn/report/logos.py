@@ -22,7 +22,7 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from seqcnn.atomic import atomic_path
+from seqcnn.io.atomic import atomic_path
 from seqcnn.motifs.pwm import as_pwm, information_content
 from seqcnn.progress import progress_bar
 

@@ -26,8 +26,8 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from seqcnn.atomic import atomic_path
 from seqcnn.errors import InputError
+from seqcnn.io.atomic import atomic_path
 
 FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
 ALPHABET = "ACGT"

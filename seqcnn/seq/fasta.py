@@ -25,8 +25,8 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from seqcnn.atomic import atomic_path
 from seqcnn.errors import InputError
+from seqcnn.io.atomic import atomic_path
 
 BLOCK_SIZE = 1 << 22  # 4 MiB of (decompressed) text per read
 _GZIP_MAGIC = b"\x1f\x8b"

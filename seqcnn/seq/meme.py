@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from seqcnn.atomic import atomic_open
 from seqcnn.errors import InputError
+from seqcnn.io.atomic import atomic_open
 
 _ROW_TOLERANCE = 0.02  # |row sum - 1| allowed on reading (files are written with 6 decimals)
 

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from seqcnn.atomic import atomic_open
 from seqcnn.errors import InputError
+from seqcnn.io.atomic import atomic_open
 from seqcnn.seq.fasta import write_fasta
 from seqcnn.seq.meme import Motif, write_meme
 

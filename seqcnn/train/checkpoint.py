@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from seqcnn.atomic import atomic_path
 from seqcnn.errors import InputError
+from seqcnn.io.atomic import atomic_path
 
 CHECKPOINT_NAME = "checkpoint.pt"
 CHECKPOINT_VERSION = 1

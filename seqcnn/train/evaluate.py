@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from seqcnn.atomic import atomic_open
 from seqcnn.config import load_config
 from seqcnn.data.sequences import SIMULATE_FILES, load_labelled_fasta
 from seqcnn.device import resolve_device
 from seqcnn.errors import InputError
+from seqcnn.io.atomic import atomic_open
 from seqcnn.modelfile import ModelMetadata, load_model
 from seqcnn.train.distributed import DistInfo
 from seqcnn.train.evaluation import Evaluator

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from seqcnn.atomic import atomic_path
+from seqcnn.io.atomic import atomic_path
 
 
 def _pyplot():

@@ -21,9 +21,9 @@ import pandas as pd
 import torch
 from torch import nn
 
-from seqcnn.atomic import atomic_open, remove_stale_parts
 from seqcnn.config import RunConfig, dump_config
 from seqcnn.errors import ConfigError, InputError, SeqcnnError
+from seqcnn.io.atomic import atomic_open, remove_stale_parts
 from seqcnn.modelfile import save_model
 from seqcnn.progress import progress_bar
 from seqcnn.train import checkpoint as ckpt

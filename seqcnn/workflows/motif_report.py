@@ -18,8 +18,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from torch import nn
 
-from seqcnn.atomic import atomic_open
 from seqcnn.errors import InputError
+from seqcnn.io.atomic import atomic_open
 from seqcnn.motifs.annotate import MATCH_COLUMNS, annotate, best_matches, load_targets
 from seqcnn.motifs.extract import FilterMotif, extract_filter_motifs
 from seqcnn.motifs.pwm import consensus, information_content, reverse_complement
@@ -166,7 +166,7 @@ def example_maps(model: nn.Module, records: Sequence[tuple[str, str]], n: int, *
     records scored highest, for their top task, as PNGs; a note instead when there are none."""
     if n <= 0:
         return [], "no example sequences requested (--examples 0)"
-    from seqcnn.interpret.ism import ism
+    from seqcnn.interpret.ism.mutagenesis import ism
     from seqcnn.report.maps import mutation_map_figure
 
     tasks = list(getattr(getattr(model, "metadata", None), "tasks", None) or [])

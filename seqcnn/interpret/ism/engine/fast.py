@@ -9,7 +9,7 @@ substitution via running maxima of the reference; ``flatten -> linear`` multipli
 weight columns. The result equals one forward pass per mutant up to floating-point rounding (the
 test suite checks every registered 1D model against ``naive_ism``).
 
-``run_fast`` is the engine behind ``seqcnn.interpret.ism.ism``; use that.
+``run_fast`` is the engine behind ``seqcnn.interpret.ism.mutagenesis.ism``; use that.
 """
 
 from __future__ import annotations
@@ -20,12 +20,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from seqcnn.interpret.ism_head import dense_stage
-from seqcnn.interpret.ism_plan import Plan, plan
-from seqcnn.interpret.ism_reduce import FlatLinear
-from seqcnn.interpret.ism_steps import InputRep
-from seqcnn.interpret.ism_trace import Ref, Trace, Unsupported, record
-from seqcnn.interpret.ism_window import BlockContext, ChunkState, even_ranges
+from seqcnn.interpret.ism.engine.head import dense_stage
+from seqcnn.interpret.ism.engine.plan import Plan, plan
+from seqcnn.interpret.ism.engine.reduce import FlatLinear
+from seqcnn.interpret.ism.engine.steps import InputRep
+from seqcnn.interpret.ism.engine.trace import Ref, Trace, Unsupported, record
+from seqcnn.interpret.ism.engine.window import BlockContext, ChunkState, even_ranges
 
 BLOCK_BYTES = 64 << 20  # working set of one block of substitutions
 GROUP_ROWS = 192  # smaller blocks (few sequences) are run in groups, their convolution products joined

@@ -16,11 +16,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from seqcnn.interpret import ism_reduce as red
-from seqcnn.interpret import ism_steps as st
-from seqcnn.interpret.ism_conv import Conv, FirstConv
-from seqcnn.interpret.ism_head import fuse_head
-from seqcnn.interpret.ism_ops import (
+from seqcnn.interpret.ism.engine import reduce as red
+from seqcnn.interpret.ism.engine import steps as st
+from seqcnn.interpret.ism.engine.conv import Conv, FirstConv
+from seqcnn.interpret.ism.engine.head import fuse_head
+from seqcnn.interpret.ism.engine.ops import (
     ADDITIVE,
     BINARY,
     DROPOUTS,
@@ -35,8 +35,8 @@ from seqcnn.interpret.ism_ops import (
     reduced_dims,
     use_counts,
 )
-from seqcnn.interpret.ism_trace import Op, Ref, Trace, Unsupported, refs_of
-from seqcnn.interpret.ism_window import Geo, conv_geometry
+from seqcnn.interpret.ism.engine.trace import Op, Ref, Trace, Unsupported, refs_of
+from seqcnn.interpret.ism.engine.window import Geo, conv_geometry
 
 
 @dataclass

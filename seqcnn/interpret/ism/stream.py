@@ -27,9 +27,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from seqcnn.atomic import atomic_path
 from seqcnn.errors import ConfigError, InputError, SeqcnnError
-from seqcnn.interpret.ism import ISMResult, ism
+from seqcnn.interpret.ism.mutagenesis import ISMResult, ism
+from seqcnn.io.atomic import atomic_path
 from seqcnn.progress import progress_bar
 
 ARRAYS = ("ids", "delta", "reference", "bases")

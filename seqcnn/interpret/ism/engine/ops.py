@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from seqcnn.interpret.ism_trace import Op, Trace, Unsupported, refs_of
+from seqcnn.interpret.ism.engine.trace import Op, Trace, Unsupported, refs_of
 
 SIGNATURES: dict[str, tuple[tuple[str, Any], ...]] = {
     "conv1d": (("input", None), ("weight", None), ("bias", None), ("stride", 1), ("padding", 0),

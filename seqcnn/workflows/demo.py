@@ -19,12 +19,12 @@ import torch
 
 from seqcnn.config import AugmentConfig, DataConfig, ModelConfig, OutputConfig, RunConfig, TrainConfig
 from seqcnn.device import resolve_device
+from seqcnn.io.tables import write_table
 from seqcnn.modelfile import load_model
-from seqcnn.predict import predict
+from seqcnn.score.predict import predict
 from seqcnn.seq.fasta import read_fasta
 from seqcnn.seq.meme import Motif, read_meme
 from seqcnn.seq.simulate import simulate_dataset
-from seqcnn.tables import write_table
 from seqcnn.train.loop import TrainResult, fit
 
 Log = Callable[[str], None]
@@ -109,7 +109,7 @@ def _score_test_set(model: torch.nn.Module, test_fasta: Path, out: Path, device:
 def _mutation_maps(model: torch.nn.Module, test_fasta: Path, scores: pd.DataFrame, out_dir: Path,
                    n: int, device: str | None) -> list[Path]:
     """ISM of the ``n`` top-scoring test sequences, one DeepBind-style map each (PNG)."""
-    from seqcnn.interpret.ism import ism
+    from seqcnn.interpret.ism.mutagenesis import ism
     from seqcnn.report.maps import plot_mutation_map
 
     shutil.rmtree(out_dir, ignore_errors=True)  # maps of an earlier run may name other sequences
@@ -140,7 +140,7 @@ def recovered_motifs(matches: pd.DataFrame, planted: list[Motif], q: float = 0.0
 def run_demo(out_dir: str | Path, *, quick: bool = False, device: str | None = None,
              progress: bool = True, log: Log = print) -> DemoResult:
     """Run the whole pipeline into ``out_dir`` (safe to repeat: outputs are replaced atomically)."""
-    from seqcnn.report.motif_report import ReportOptions, motif_report
+    from seqcnn.workflows.motif_report import ReportOptions, motif_report
 
     began = time.perf_counter()
     out = Path(out_dir)

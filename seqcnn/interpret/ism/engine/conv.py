@@ -26,8 +26,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from seqcnn.interpret.ism_steps import Step, as_local, resolve, shift
-from seqcnn.interpret.ism_window import BlockContext, Geo, Local
+from seqcnn.interpret.ism.engine.steps import Step, as_local, resolve, shift
+from seqcnn.interpret.ism.engine.window import BlockContext, Geo, Local
 
 FFT_ADVANTAGE = 0.8  # use the transform when its B real products < 0.8 * K * w direct ones
 

@@ -17,9 +17,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from seqcnn.interpret.ism_steps import Flat, InputRep, Step, apply_post, as_local, halving_max, resolve
-from seqcnn.interpret.ism_trace import Op, Ref
-from seqcnn.interpret.ism_window import BlockContext, Geo, Local
+from seqcnn.interpret.ism.engine.steps import Flat, InputRep, Step, apply_post, as_local, halving_max, resolve
+from seqcnn.interpret.ism.engine.trace import Op, Ref
+from seqcnn.interpret.ism.engine.window import BlockContext, Geo, Local
 
 SPARSE_INPUT = 64  # products look for all-zero input columns from this many input features up
 SPARSE_SHARE = 0.85  # ... and multiply only the nonzero ones when they are at most this share

@@ -21,11 +21,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from seqcnn.interpret.ism_ops import DROPOUTS, bind, bind_dropout_training, eval_norm_affine
-from seqcnn.interpret.ism_reduce import Dense, FlatLinear, PendingFlat, sparse_product
-from seqcnn.interpret.ism_steps import Alias, Step
-from seqcnn.interpret.ism_trace import Op, Ref, Trace, Unsupported
-from seqcnn.interpret.ism_window import ChunkState, even_ranges
+from seqcnn.interpret.ism.engine.ops import DROPOUTS, bind, bind_dropout_training, eval_norm_affine
+from seqcnn.interpret.ism.engine.reduce import Dense, FlatLinear, PendingFlat, sparse_product
+from seqcnn.interpret.ism.engine.steps import Alias, Step
+from seqcnn.interpret.ism.engine.trace import Op, Ref, Trace, Unsupported
+from seqcnn.interpret.ism.engine.window import ChunkState, even_ranges
 
 DENSE_ROWS = 2048  # rows per slice of the dense stage: freed slices stay in the heap (no new pages)
 

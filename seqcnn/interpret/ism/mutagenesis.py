@@ -5,7 +5,7 @@
 with ``reference`` the unmutated outputs ``(N, T)``. ``mutation_map`` and ``importance`` turn it into
 a DeepBind-style map and a per-position importance.
 
-By default the fast exact engine runs (``seqcnn.interpret.ism_fast``: only the windows a substitution
+By default the fast exact engine runs (``seqcnn.interpret.ism.engine.fast``: only the windows a substitution
 can change are recomputed). A model it cannot analyse falls back to ``naive_ism`` (one forward pass
 per mutant) with a one-line ``ISMFallbackWarning``; the fast result of the first chunk is also checked
 against the naive one on a few substitutions before it is trusted.
@@ -23,8 +23,8 @@ import torch
 
 from seqcnn.device import resolve_device
 from seqcnn.errors import ConfigError, InputError
-from seqcnn.interpret.ism_fast import FastISM, reference_bases
-from seqcnn.interpret.ism_trace import Unsupported
+from seqcnn.interpret.ism.engine.fast import FastISM, reference_bases
+from seqcnn.interpret.ism.engine.trace import Unsupported
 from seqcnn.progress import progress_bar
 
 CHUNK_BYTES = 256 << 20  # reference activations of one chunk of sequences

@@ -3,8 +3,8 @@
 For scoring on the CPU, :class:`FusedFirstBlock` replaces a model's first ``ConvBlock``
 (``[pad] -> conv -> [BatchNorm] -> [activation] -> [max-pool] -> [dropout]``, and for DeepBind-like
 models the global pooling right after it) by numba kernels that read base codes
-(``seqcnn.predict_fast``) and write only the pooled output. Why our own kernels: on one-hot input
-the convolution is a sum of table rows (``seqcnn.predict_fast``), and fusing the pooling means the
+(``seqcnn.score.accel.table``) and write only the pooled output. Why our own kernels: on one-hot input
+the convolution is a sum of table rows (``seqcnn.score.accel.table``), and fusing the pooling means the
 full-length first-layer output, the largest tensor of these models (262 x 300 x 982 floats a batch
 for Basset, 300 MB), never reaches memory; batch norm, activation and pooling cost three more passes
 over it in the plain forward. The kernels run on ``torch.get_num_threads()`` threads (they release
@@ -28,10 +28,10 @@ import numpy as np
 import torch
 from torch import nn
 
-import seqcnn.predict_block_kernels as kernels
+import seqcnn.score.accel.fused_kernels as kernels
 from seqcnn.layers.activations import Exp
 from seqcnn.layers.heads import GlobalPool
-from seqcnn.predict_fast import (
+from seqcnn.score.accel.table import (
     FastPathBypassed,
     TableConv1d,
     build_table,
@@ -278,7 +278,7 @@ def _affine_of_norm(norm: nn.Module | None, channels: int) -> tuple[np.ndarray, 
 
 def _folded_tables(conv: nn.Conv1d, radix: int, scale: np.ndarray,
                    shift: np.ndarray) -> tuple[int, np.ndarray]:
-    """``(g, tables)``: the grouped tables of ``seqcnn.predict_fast.build_table`` with the norm folded
+    """``(g, tables)``: the grouped tables of ``seqcnn.score.accel.table.build_table`` with the norm folded
     in, as ``(blocks, groups * radix**g, 16)`` float32 blocks of 16 channels (zero-padded)."""
     out_ch, kernel = conv.out_channels, conv.kernel_size[0]
     g = choose_group(kernel, kernels.LANES * 4, _BLOCK_TABLE_BYTES, radix=radix, largest=7)

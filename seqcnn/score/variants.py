@@ -1,4 +1,4 @@
-"""Variant effect scores: ref and alt windows through a :class:`seqcnn.predict.Scorer`, streamed.
+"""Variant effect scores: ref and alt windows through a :class:`seqcnn.score.predict.Scorer`, streamed.
 
 Columns per batch: ``chrom pos id ref alt ref_match`` then, per task ``t``, ``ref_t alt_t diff_t
 log2fc_t`` with ``diff = alt - ref`` and ``log2fc = log2((alt + eps) / (ref + eps))`` (``eps = 1e-6``;
@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 
 from seqcnn.errors import ConfigError, InputError
-from seqcnn.predict import Scorer, iter_scores
-from seqcnn.predict_stream import Chunk, valid_codes
+from seqcnn.score.predict import Scorer, iter_scores
+from seqcnn.score.stream import Chunk, valid_codes
 from seqcnn.seq.variants import Variant, chrom_length, variant_windows
 
 LOG2FC_EPS = 1e-6

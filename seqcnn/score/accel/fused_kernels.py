@@ -1,4 +1,4 @@
-"""numba kernels behind :mod:`seqcnn.predict_blocks`: table-lookup convolution fused with pooling.
+"""numba kernels behind :mod:`seqcnn.score.accel.fused`: table-lookup convolution fused with pooling.
 
 Layout: a first layer of ``O`` filters is held as ``ceil(O / 16)`` blocks of 16 channels, the table
 ``(blocks, groups * rows, 16)`` float32: row ``j * rows + c`` of a block is the summed weights of kernel
@@ -10,7 +10,7 @@ rows per block.
 Why 16 named accumulators instead of a loop over channels: written as a loop, LLVM cannot prove that
 the accumulator row and the table do not overlap, and the generated code was scalar (or gathered
 across positions), about 4-6 ns per 16-float row. With the accumulators in registers and LLVM's SLP
-vectorizer on (numba leaves it off by default; :func:`seqcnn.predict_blocks` compiles these kernels
+vectorizer on (numba leaves it off by default; :func:`seqcnn.score.accel.fused` compiles these kernels
 with it on) each row is one vector load and add: 1.2-1.4 ns on this CPU.
 """
 

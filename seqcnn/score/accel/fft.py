@@ -22,7 +22,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from seqcnn.predict_fast import conv_padding
+from seqcnn.score.accel.table import conv_padding
 
 MIN_KERNEL = 5  # narrower kernels: the direct convolution wins
 MIN_CHANNELS = 32 * 32  # C_in * C_out below this: too small to matter

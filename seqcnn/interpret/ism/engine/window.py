@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from seqcnn.interpret.ism_trace import Unsupported
+from seqcnn.interpret.ism.engine.trace import Unsupported
 
 
 def ceil_div(a: np.ndarray, b: int) -> np.ndarray:

@@ -31,8 +31,8 @@ import torch
 import torch.nn.functional as F
 from torch.utils._pytree import tree_map
 
-from seqcnn.interpret.ism_trace import Op, Ref, Unsupported
-from seqcnn.interpret.ism_window import BlockContext, Geo, Local
+from seqcnn.interpret.ism.engine.trace import Op, Ref, Unsupported
+from seqcnn.interpret.ism.engine.window import BlockContext, Geo, Local
 
 
 @dataclass

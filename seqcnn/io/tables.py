@@ -3,7 +3,7 @@
 ``.tsv``/``.txt`` (tab-separated, header line), ``.tsv.gz``/``.txt.gz`` (the same, gzip), ``.parquet``
 (pyarrow, one row group per ~64k rows), ``.npz`` (one array per column) and ``-`` (TSV on stdout).
 Files are written to a temporary name and renamed when the writer closes without error
-(``seqcnn.atomic``), so a failed run never leaves a partial table. Memory stays flat: TSV rows are
+(``seqcnn.io.atomic``), so a failed run never leaves a partial table. Memory stays flat: TSV rows are
 formatted and written per batch, parquet buffers one row group, npz spools columns to temporary
 files and assembles the archive at the end.
 """
@@ -23,8 +23,8 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from seqcnn.atomic import atomic_path
 from seqcnn.errors import InputError
+from seqcnn.io.atomic import atomic_path
 
 FORMATS = {".tsv": "tsv", ".txt": "tsv", ".tsv.gz": "tsv.gz", ".txt.gz": "tsv.gz",
            ".parquet": "parquet", ".npz": "npz"}

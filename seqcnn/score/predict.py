@@ -2,9 +2,9 @@
 
 ``predict(model, inputs)`` is the one-call API. Underneath, :class:`Scorer` wraps a copy of the model
 (on the chosen device, in inference mode) with reverse-complement averaging, the output transform of
-the task type and the CPU fast paths (``seqcnn.predict_blocks``, ``predict_fast``, ``predict_fft``);
+the task type and the CPU fast paths (``seqcnn.score.accel.fused``, ``predict_fast``, ``predict_fft``);
 ``score_fasta``, ``score_records`` and ``score_windows`` stream FASTA-sized inputs through it with
-``seqcnn.predict_stream``.
+``seqcnn.score.stream``.
 """
 
 from __future__ import annotations
@@ -22,8 +22,10 @@ from torch import nn
 
 from seqcnn.device import intra_op_threads, resolve_device
 from seqcnn.errors import ConfigError, InputError
-from seqcnn.predict_blocks import FusedFirstBlock, fusable_first_block
-from seqcnn.predict_fast import (
+from seqcnn.progress import progress_bar
+from seqcnn.score.accel.fft import FFTConv1d, install_fft_convs, set_enabled
+from seqcnn.score.accel.fused import FusedFirstBlock, fusable_first_block
+from seqcnn.score.accel.table import (
     N_FAST_CODES,
     FastPathBypassed,
     TableConv1d,
@@ -31,8 +33,7 @@ from seqcnn.predict_fast import (
     onehot_to_codes,
     reverse_complement_codes,
 )
-from seqcnn.predict_fft import FFTConv1d, install_fft_convs, set_enabled
-from seqcnn.predict_stream import (
+from seqcnn.score.stream import (
     Chunk,
     LengthPolicy,
     ScoreStats,
@@ -41,7 +42,6 @@ from seqcnn.predict_stream import (
     record_chunks,
     window_chunks,
 )
-from seqcnn.progress import progress_bar
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -81,10 +81,10 @@ class Scorer:
 
     ``fast`` (CPU only; each part kept only if a probe batch agrees with the plain layers):
     the first block fused into one table-lookup kernel with its norm, activation and pooling
-    (``seqcnn.predict_blocks``) where the model's structure allows it, else the first conv alone
-    by table lookups (``seqcnn.predict_fast``; with ``None``, the default, only for first layers of
+    (``seqcnn.score.accel.fused``) where the model's structure allows it, else the first conv alone
+    by table lookups (``seqcnn.score.accel.table``; with ``None``, the default, only for first layers of
     at least ``WIDE_FIRST_LAYER`` filters, where it beats oneDNN), and wide later convolutions by
-    FFT (``seqcnn.predict_fft``). ``False``: the plain forward only. Fixed rules rather than timing
+    FFT (``seqcnn.score.accel.fft``). ``False``: the plain forward only. Fixed rules rather than timing
     probes, so that the same input always gives the same scores.
     """
 
@@ -111,7 +111,7 @@ class Scorer:
     # -- fast path ---------------------------------------------------------------------------
     def _install_table(self, auto: bool) -> TableConv1d | FusedFirstBlock | None:
         """Swap the first block (conv, norm, activation, pooling) for its fused table version
-        (``seqcnn.predict_blocks``), or else the first Conv1d for its table version (when ``auto``,
+        (``seqcnn.score.accel.fused``), or else the first Conv1d for its table version (when ``auto``,
         only for first layers of at least WIDE_FIRST_LAYER filters); kept only if a probe batch
         agrees with the plain forward."""
         if self.device.type != "cpu":
@@ -140,7 +140,7 @@ class Scorer:
         return None
 
     def _install_fft(self) -> None:
-        """Swap wide later convolutions for FFT ones (``seqcnn.predict_fft``, CPU), kept only if a
+        """Swap wide later convolutions for FFT ones (``seqcnn.score.accel.fft``, CPU), kept only if a
         probe batch agrees with the direct convolutions."""
         if self.device.type != "cpu":
             return

@@ -1,6 +1,6 @@
 """Input side of scoring: records -> validated base codes -> batches, in a background thread.
 
-A producer thread reads records, encodes them to codes (``seqcnn.predict_fast``), fits their
+A producer thread reads records, encodes them to codes (``seqcnn.score.accel.table``), fits their
 lengths to the model and prepares each batch for the forward pass, handing finished batches to the
 scorer through a bounded queue; torch releases the GIL during the forward pass, so parsing and
 encoding overlap with compute while memory holds only a few batches.
@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from seqcnn.errors import InputError
-from seqcnn.predict_fast import codes_of_bytes, encode_codes, first_invalid
+from seqcnn.score.accel.table import codes_of_bytes, encode_codes, first_invalid
 from seqcnn.seq.encode import pad_or_crop
 
 _END = object()

@@ -1,0 +1,83 @@
+"""``seqcnn explain``: attribution maps of sequences or images."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from seqcnn.cli.options import (
+    FIGURE_SUFFIXES,
+    batch_size_option,
+    device_option,
+    load_scalar_model,
+    profile_option,
+    quiet_option,
+    safe_name,
+)
+
+
+@click.command()
+@click.argument("model_path", metavar="MODEL")
+@click.argument("input_path", metavar="INPUT")
+@click.option("--method", "-m", required=True,
+              type=click.Choice(["saliency", "input_x_grad", "ig", "deepliftshap", "gradcam", "occlusion"]))
+@click.option("-o", "--output", required=True,
+              help="Arrays (.npz), or a figure (.png/.svg/.pdf) when INPUT holds one sequence or image.")
+@click.option("--plot", "plot_dir", default=None, help="Also draw one figure per input into this folder.")
+@click.option("--target", type=int, default=None, help="Output column to explain (default: each input's top)")
+@click.option("--layer", default=None, help="Grad-CAM layer name (default: the last convolution).")
+@click.option("--window", type=click.IntRange(1), default=10, show_default=True, help="Occlusion window.")
+@click.option("--stride", type=click.IntRange(1), default=None, help="Occlusion stride (default: window/2).")
+@click.option("--steps", type=click.IntRange(2), default=50, show_default=True, help="IG integration steps.")
+@click.option("--baseline", type=click.Choice(["zeros", "uniform", "shuffle"]), default=None,
+              help="IG reference (default zeros); deepliftshap always uses dinucleotide shuffles.")
+@click.option("--shuffles", type=click.IntRange(1), default=20, show_default=True,
+              help="Shuffled references per sequence.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@profile_option
+@batch_size_option
+@device_option
+@quiet_option
+def explain(model_path: str, input_path: str, method: str, output: str, plot_dir: str | None,
+            target: int | None, layer: str | None, window: int, stride: int | None, steps: int,
+            baseline: str | None, shuffles: int, seed: int, profile_output: str, batch_size: int,
+            device: str | None, quiet: bool) -> None:
+    """Attribution maps of sequences (FASTA) or images (PNG/JPEG, or .npz with array x) under MODEL."""
+    from seqcnn.errors import ConfigError
+    from seqcnn.interpret.explain import explain as run
+    from seqcnn.interpret.explain import read_inputs, save_explanation
+
+    model = load_scalar_model(model_path, profile_output)
+    suffix = Path(output).suffix.lower()
+    if suffix not in FIGURE_SUFFIXES + (".npz",):
+        raise ConfigError(f"output {output!r}: use .npz for arrays or .png/.svg/.pdf for a figure")
+    ids, x, kind = read_inputs(input_path, model)
+    if suffix in FIGURE_SUFFIXES and len(ids) != 1:
+        raise ConfigError(f"{len(ids)} inputs: write arrays (-o OUT.npz) and figures with --plot DIR")
+    expl = run(model, x, method, ids=ids, kind=kind, target=target, layer=layer, window=window,
+               stride=stride, steps=steps, baseline=baseline, n_shuffles=shuffles, seed=seed,
+               batch_size=min(batch_size, 64), device=device)
+    if suffix == ".npz":
+        save_explanation(expl, output)
+    else:
+        _figure(expl, 0, output)
+    if plot_dir is not None:
+        Path(plot_dir).mkdir(parents=True, exist_ok=True)
+        for i, record_id in enumerate(ids):
+            _figure(expl, i, Path(plot_dir) / f"{safe_name(record_id)}.png")
+    if not quiet:
+        click.echo(f"seqcnn: {method} maps of {len(ids)} input(s) written to {output}", err=True)
+
+
+def _figure(expl: Any, i: int, path: str | Path) -> None:
+    from seqcnn.report.maps import plot_attribution_logo, plot_image_overlay
+
+    title = f"{expl.ids[i]}: {expl.method}, output {int(expl.targets[i])}"
+    if expl.kind == "image":
+        plot_image_overlay(expl.x[i], expl.map[i], path, title=title)
+    elif expl.actual is not None:
+        plot_attribution_logo(expl.actual[i], path, title=title)
+    else:
+        plot_attribution_logo(expl.x[i] * expl.map[i][None, :], path, title=title)

@@ -1,0 +1,72 @@
+"""``seqcnn ism``: in-silico mutagenesis maps of FASTA records."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from seqcnn.cli.options import device_option, load_scalar_model, profile_option, quiet_option, safe_name
+
+
+@click.command()
+@click.argument("model_path", metavar="MODEL")
+@click.argument("fasta", metavar="FASTA")
+@click.option("-o", "--output", required=True, help="Maps file (.npz); see docs/formats.md.")
+@click.option("--start", type=click.IntRange(0), default=None, help="First position to mutate (0-based).")
+@click.option("--end", type=click.IntRange(1), default=None, help="Position after the last one to mutate.")
+@click.option("--task", "tasks", multiple=True, help="Task name or index to keep (repeatable; default all).")
+@click.option("--plot", "plot_dir", default=None, help="Also draw a mutation map per record in this folder.")
+@click.option("--plot-format", type=click.Choice(["png", "svg", "pdf"]), default="png", show_default=True)
+@click.option("--max-plots", type=click.IntRange(0), default=100, show_default=True,
+              help="Draw at most this many records.")
+@click.option("--chunk", type=click.IntRange(1), default=256, show_default=True,
+              help="Records per part file (the unit of resuming).")
+@click.option("--rc", type=click.Choice(["mean", "max", "none"]), default=None,
+              help="Score both strands of each mutant (default: the model file's rc_mode).")
+@profile_option
+@device_option
+@quiet_option
+def ism(model_path: str, fasta: str, output: str, start: int | None, end: int | None, tasks: tuple[str, ...],
+        plot_dir: str | None, plot_format: str, max_plots: int, chunk: int, rc: str | None,
+        profile_output: str, device: str | None, quiet: bool) -> None:
+    """In-silico mutagenesis of every FASTA record: the change of each output for every substitution.
+
+    Streams the FASTA in chunks with flat memory; an interrupted run resumes where it stopped when
+    started again with the same arguments (work files: .OUTPUT.ism-work/ beside OUTPUT). Records
+    must share one length. Blocks of substitutions are sized by memory, not by a batch size.
+    """
+    from seqcnn.interpret.ism.stream import fingerprint, ism_fasta
+
+    model = load_scalar_model(model_path, profile_output)
+    from seqcnn._common import resolve_targets, task_names
+
+    names = task_names(model, len(model.metadata.tasks) or 1)
+    targets = resolve_targets(list(tasks), names) if tasks else None
+    plotted = [0]
+    if plot_dir is not None:
+        Path(plot_dir).mkdir(parents=True, exist_ok=True)
+
+    def draw(ids: list[str], seqs: list[str], result: Any) -> None:
+        from seqcnn.report.maps import plot_mutation_map
+
+        for i, (record_id, seq) in enumerate(zip(ids, seqs, strict=True)):
+            if plotted[0] >= max_plots:
+                return
+            task = result.targets[0]
+            label = names[task] if task < len(names) else f"task{task}"
+            path = Path(plot_dir) / f"{safe_name(record_id)}.{plot_format}"
+            plot_mutation_map(result.delta[i, ..., 0], seq[result.start:result.end], path,
+                              title=f"{record_id}: {label}", start=result.start)
+            plotted[0] += 1
+
+    stats = ism_fasta(model, fasta, output, model_id=fingerprint(model_path), start=start, end=end,
+                      target=targets, rc=rc or model.metadata.rc_mode, task_names=names or None,
+                      chunk=chunk, device=device,
+                      progress=not quiet, on_chunk=draw if plot_dir is not None else None)
+    if not quiet:
+        resumed = f", {stats.reused} chunk(s) reused from an earlier run" if stats.reused else ""
+        click.echo(f"seqcnn: ISM of {stats.records} record(s) written to {output}{resumed}", err=True)
+
+

@@ -1,0 +1,1 @@
+"""seqcnn.interpret.ism.engine"""
