@@ -15,9 +15,9 @@ import numpy as np
 import torch
 
 from seqcnn.config import AugmentConfig, DataConfig, ModelConfig, OutputConfig, RunConfig, TrainConfig
-from seqcnn.interpret.ism.mutagenesis import ism, naive_ism
+from seqcnn.interpret.ism import ism, naive_ism
 from seqcnn.models.registry import build_model
-from seqcnn.score.predict import predict
+from seqcnn.score.scoring import predict
 from seqcnn.train.loop import fit
 
 KOO = {"filters": [64, 128], "kernel_sizes": [19, 5], "pool1": 25, "hidden": 512,

@@ -1,6 +1,6 @@
 """Benchmark seqcnn's fast exact ISM against tangermeme, and check ISM quality on planted motifs.
 
-Speed (one CPU run, the same threads for everyone): ``seqcnn.interpret.ism.mutagenesis.ism`` against
+Speed (one CPU run, the same threads for everyone): ``seqcnn.interpret.ism.ism`` against
 ``tangermeme.saturation_mutagenesis`` with ``fast=False`` (one forward pass per mutant) and
 ``fast=True`` (its fastISM path; its "skip when the job is short" threshold is set to 0 so that the
 fast path is really taken) on
@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from seqcnn.interpret.ism.mutagenesis import ism
+from seqcnn.interpret.ism import ism
 from seqcnn.models.registry import build_model
 
 

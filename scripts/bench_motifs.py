@@ -124,7 +124,7 @@ def timed(fn, repeats: int = 3) -> tuple[float, object]:
 def evaluate(model_path: Path, records: list[tuple[str, str]], planted: list[str], out: Path) -> dict:
     """Report on ``records``; planted-motif recovery and filter match rate."""
     from seqcnn.motifs.annotate import annotate, load_targets
-    from seqcnn.workflows.motif_report import ReportOptions, as_meme_motifs, motif_report
+    from seqcnn.workflows.motif_pipeline import ReportOptions, motif_report
 
     model = load_model(model_path)
     start = time.perf_counter()
@@ -133,9 +133,9 @@ def evaluate(model_path: Path, records: list[tuple[str, str]], planted: list[str
     best = report.table
     hits = best[best["match_q_value"] < 0.05]
     best_names = {str(n).upper() for n in hits["match_name"]}
-    all_q = annotate(as_meme_motifs(report.motifs), load_targets(), n_best=100)
+    all_q = annotate(report.motifs, load_targets(), n_best=100)
     any_names = {str(n).upper() for n in all_q.loc[all_q["q_value"] < 0.05, "target_name"]}
-    kernel = annotate(as_meme_motifs(_kernel_motifs(model)), load_targets(), n_best=1)
+    kernel = annotate(_kernel_motifs(model), load_targets(), n_best=1)
     return {
         "recovered_best": sorted(p for p in planted if p.upper() in best_names),
         "recovered_any": sorted(p for p in planted if p.upper() in any_names),

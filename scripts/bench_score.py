@@ -39,7 +39,7 @@ from torch import nn
 
 from seqcnn.modelfile import ModelMetadata, load_model, save_model
 from seqcnn.models.registry import build_model
-from seqcnn.score.predict import keep_freed_memory
+from seqcnn.score.scoring import keep_freed_memory
 from seqcnn.seq.encode import one_hot
 from seqcnn.seq.fasta import read_fasta
 
@@ -109,27 +109,29 @@ def forward_rate(model: nn.Module, seqs: list[str]) -> float:
 def scorer_rate(model: nn.Module, seqs: list[str], fast: bool) -> float:
     """Sequences/second of ``Scorer.run`` on pre-encoded codes, with or without the fast paths, in
     the batches ``seqcnn score`` would use."""
-    from seqcnn.score.accel.table import encode_codes
-    from seqcnn.score.predict import Scorer
+    from seqcnn.score.scorer import Scorer
     from seqcnn.score.stream import rows_per_batch
+    from seqcnn.seq.codes import encode_codes
 
     scorer = Scorer(model, rc="none", fast=fast)
     codes = np.stack([encode_codes(s) for s in seqs])
     batch, bases = scorer.batch_plan(None)
     step = rows_per_batch(batch, codes.shape[1], bases)
     batches = [scorer.prepare(codes[i : i + step]) for i in range(0, len(codes), step)]
-    scorer.run(batches[0])
-    start = time.perf_counter()
-    for batch in batches:
-        scorer.run(batch)
-    return len(seqs) / (time.perf_counter() - start)
+    with scorer:  # the model lent once, as score_fasta does
+        scorer.run(batches[0])
+        start = time.perf_counter()
+        for batch in batches:
+            scorer.run(batch)
+        return len(seqs) / (time.perf_counter() - start)
 
 
 def in_process_rate(model: nn.Module, fasta: Path, n: int, out: Path) -> float:
     """Sequences/second of ``score_fasta`` + TSV writing in this (warm) process: what ``seqcnn score``
     does after start-up."""
     from seqcnn.io.tables import open_table
-    from seqcnn.score.predict import Scorer, score_fasta
+    from seqcnn.score.scorer import Scorer
+    from seqcnn.score.scoring import score_fasta
 
     scorer = Scorer(model)  # built (tables, FFT spectra, probes) before the clock: start-up measures it
     start = time.perf_counter()
@@ -215,8 +217,8 @@ def bench_model(label: str, name: str, kwargs: dict, n: int, n_sample: int, roun
 
 def max_difference(model: nn.Module, seqs: list[str]) -> float:
     """Largest |probability difference| between the fast scorer and the plain forward pass."""
-    from seqcnn.score.accel.table import encode_codes
-    from seqcnn.score.predict import Scorer
+    from seqcnn.score.scorer import Scorer
+    from seqcnn.seq.codes import encode_codes
 
     scorer = Scorer(model, rc="none")
     with torch.inference_mode():

@@ -54,7 +54,7 @@ def oracle_auroc(sim: Path) -> float:
 def run_fit(config: str, out: Path, overrides: dict[str, str]) -> tuple[dict, float, int]:
     cfg = load_config(ROOT / "configs" / config, overrides)
     start = time.perf_counter()
-    result = fit(cfg, out_dir=out, quiet=False)
+    result = fit(cfg, out_dir=out, progress=True)
     return result.test_metrics, time.perf_counter() - start, result.epochs_run
 
 
@@ -74,7 +74,7 @@ def pipeline_ratio(
 ) -> tuple[float, float]:
     """(loop steps/s, pre-loaded steps/s) for ``steps`` training steps of the config's model."""
     cfg = load_config(ROOT / "configs" / config, overrides)
-    trainer = Trainer(cfg, out, torch.device("cpu"), DistInfo(), quiet=True, resume=False)
+    trainer = Trainer(cfg, out, torch.device("cpu"), DistInfo(), progress=False, resume=False)
     x_all, y_all = tensors(trainer.data.train)
     batches = trainer._batches(0)[:steps]
 

@@ -132,7 +132,19 @@ class OutputConfig:
 
 @dataclass
 class RunConfig:
-    """A whole training run."""
+    """A whole training run: the sections of a YAML config under ``configs/``.
+
+    Attributes
+    ----------
+    data : DataConfig
+        What to train on (sequences or images, paths, splits, batch size, augmentation).
+    model : ModelConfig
+        The registered architecture and its keyword arguments (transfer learning too).
+    train : TrainConfig
+        Optimiser, learning rate and schedule, epochs, early stopping, precision, device.
+    output : OutputConfig
+        Run directory and plots.
+    """
 
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -145,7 +157,27 @@ class RunConfig:
 
 
 def load_config(path: str | os.PathLike, overrides: dict[str, str] | None = None) -> RunConfig:
-    """Read a YAML config, apply ``overrides`` (dotted key -> YAML scalar text) and validate it."""
+    """Read a YAML config, apply overrides and validate it.
+
+    Parameters
+    ----------
+    path
+        A YAML file with the sections ``data``, ``model``, ``train`` and ``output``.
+    overrides
+        Dotted keys to YAML scalar text, as ``seqcnn train --set`` gives them
+        (``{"train.epochs": "2"}``).
+
+    Returns
+    -------
+    RunConfig
+        The validated configuration.
+
+    Raises
+    ------
+    ConfigError
+        A missing or unreadable file, an unknown key (with a did-you-mean suggestion) or a value
+        of the wrong type or range.
+    """
     file = str(path)
     if not Path(file).is_file():
         raise ConfigError("config file not found", file=file)
@@ -162,7 +194,20 @@ def load_config(path: str | os.PathLike, overrides: dict[str, str] | None = None
 
 
 def apply_overrides(raw: dict[str, Any], overrides: dict[str, str]) -> None:
-    """Set ``raw[a][b] = yaml(value)`` for each ``"a.b": value``, in place."""
+    """Apply ``--set`` overrides to a raw config, in place.
+
+    Parameters
+    ----------
+    raw
+        Sections as nested dicts (as read from YAML); changed in place.
+    overrides
+        Dotted key to YAML scalar text: ``{"train.epochs": "2"}`` sets ``raw["train"]["epochs"] = 2``.
+
+    Raises
+    ------
+    ConfigError
+        A value that is not a YAML scalar, or a key whose parent is not a section.
+    """
     for key, text in overrides.items():
         try:
             value = yaml.safe_load(text) if text != "" else None
@@ -181,17 +226,59 @@ def apply_overrides(raw: dict[str, Any], overrides: dict[str, str]) -> None:
 
 
 def config_from_dict(raw: dict[str, Any], *, file: str | None = None) -> RunConfig:
-    """Build a validated RunConfig from plain dicts (as read from YAML)."""
+    """Build a validated RunConfig from plain dicts (as read from YAML).
+
+    Parameters
+    ----------
+    raw
+        Sections as nested dicts.
+    file
+        File name for error messages.
+
+    Returns
+    -------
+    RunConfig
+        The validated configuration.
+
+    Raises
+    ------
+    ConfigError
+        An unknown key or a value of the wrong type or range.
+    """
     return _build(RunConfig, raw, "", file)
 
 
 def config_to_dict(config: RunConfig) -> dict[str, Any]:
-    """Plain dicts and lists, ready for YAML."""
+    """A config as plain dicts and lists, ready for YAML.
+
+    Parameters
+    ----------
+    config
+        The configuration.
+
+    Returns
+    -------
+    dict
+        One entry per section.
+    """
     return dataclasses.asdict(config)
 
 
 def dump_config(config: RunConfig, path: str | os.PathLike) -> Path:
-    """Write the resolved config as YAML, atomically."""
+    """Write the resolved config as YAML, atomically.
+
+    Parameters
+    ----------
+    config
+        The configuration.
+    path
+        The output file.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+    """
     with atomic_open(path, "w") as handle:
         yaml.safe_dump(config_to_dict(config), handle, sort_keys=False)
     return Path(path)

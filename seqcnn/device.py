@@ -11,7 +11,24 @@ from seqcnn.errors import ConfigError
 
 
 def resolve_device(device: str | torch.device | None = None) -> torch.device:
-    """Return ``device`` as a torch.device; ``None`` picks CUDA, then MPS, then CPU."""
+    """The device to run on.
+
+    Parameters
+    ----------
+    device
+        ``"cpu"``, ``"cuda"``, ``"cuda:N"``, ``"mps"``, a ``torch.device``, or None (or ``"auto"``)
+        for automatic: CUDA, then MPS, then the CPU.
+
+    Returns
+    -------
+    torch.device
+        The resolved device.
+
+    Raises
+    ------
+    ConfigError
+        An unknown device name, or CUDA asked for where it is not available.
+    """
     if device is None or device == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
@@ -30,8 +47,17 @@ def resolve_device(device: str | torch.device | None = None) -> torch.device:
 
 @contextlib.contextmanager
 def intra_op_threads(n: int | None) -> Iterator[None]:
-    """Run torch on ``n`` intra-op threads inside the block (process-wide), then restore the old
-    count; ``None`` (or the current count) changes nothing."""
+    """Run torch on ``n`` intra-op threads inside the block (process-wide), then restore the count.
+
+    Parameters
+    ----------
+    n
+        Threads; None or 0 (or the current count) changes nothing.
+
+    Yields
+    ------
+    None
+    """
     before = torch.get_num_threads()
     if not n or n == before:
         yield

@@ -18,6 +18,7 @@ from safetensors.torch import save_file
 from torch import nn
 
 from seqcnn._version import __version__
+from seqcnn.device import resolve_device
 from seqcnn.errors import ConfigError, ModelFileError
 from seqcnn.io.atomic import atomic_path
 from seqcnn.models.registry import build_model
@@ -30,7 +31,35 @@ _MAX_METADATA_CHARS = 1_000_000
 
 @dataclass
 class ModelMetadata:
-    """Everything needed to rebuild and use a model; stored as strings in the safetensors header."""
+    """Everything needed to rebuild and use a model; stored as strings in the safetensors header.
+
+    Attributes
+    ----------
+    architecture : str
+        Registered model name (``seqcnn models``).
+    model_kwargs : dict
+        Keyword arguments of the model builder.
+    tasks : list of str
+        Output names, one per output column.
+    task_type : str
+        ``binary``, ``multiclass``, ``regression``, ``profile``, ``segmentation`` or
+        ``reconstruction``; decides the output transform (sigmoid for binary, softmax for
+        multiclass, none otherwise).
+    alphabet : str
+        ``dna`` or ``rna``.
+    input_length : int or None
+        Fixed input length, or None for models that take any length.
+    input_shape : list of int or None
+        Input shape without the batch axis (``[4, L]`` or ``[C, H, W]``).
+    rc_mode : str
+        How both strands are combined by default: ``mean``, ``max`` or ``none``.
+    training : dict
+        Training summary (epochs, best epoch, monitored metric, test metrics, ...).
+    seqcnn_version : str
+        Version that wrote the file.
+    format_version : int
+        Version of the file format.
+    """
 
     architecture: str
     model_kwargs: dict[str, Any] = field(default_factory=dict)
@@ -88,7 +117,22 @@ class ModelMetadata:
 
 
 def save_model(model: nn.Module, path: str | os.PathLike, metadata: ModelMetadata) -> Path:
-    """Write ``model``'s weights and ``metadata`` to ``path`` atomically; returns the path."""
+    """Write a model's weights and metadata to one ``.safetensors`` file, atomically.
+
+    Parameters
+    ----------
+    model
+        The model; its state dict is saved (on the CPU; the model itself is not moved).
+    path
+        The output file.
+    metadata
+        What :func:`load_model` needs to rebuild the model.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+    """
     tensors = {k: v.detach().to("cpu").contiguous().clone() for k, v in model.state_dict().items()}
     with atomic_path(path) as tmp:
         save_file(tensors, str(tmp), metadata=metadata.to_header())
@@ -96,7 +140,23 @@ def save_model(model: nn.Module, path: str | os.PathLike, metadata: ModelMetadat
 
 
 def read_metadata(path: str | os.PathLike) -> ModelMetadata:
-    """Read only the metadata of a model file."""
+    """Read only the metadata of a model file (no weights).
+
+    Parameters
+    ----------
+    path
+        A ``model.safetensors`` file.
+
+    Returns
+    -------
+    ModelMetadata
+        The decoded and validated metadata.
+
+    Raises
+    ------
+    ModelFileError
+        A missing or unreadable file, or metadata that is not seqcnn's.
+    """
     header, _ = _read_header(path)
     return ModelMetadata.from_header(header, str(path))
 
@@ -127,8 +187,31 @@ def _check_shapes(model: nn.Module, shapes: dict[str, tuple[int, ...]], file: st
                                  file=file)
 
 
-def load_model(path: str | os.PathLike, *, device: str | torch.device | None = "cpu") -> nn.Module:
-    """Rebuild a model from its file, in eval mode, with ``model.metadata`` attached."""
+def load_model(path: str | os.PathLike, *, device: str | torch.device | None = None) -> nn.Module:
+    """Rebuild a model from its file, in eval mode, with ``model.metadata`` attached.
+
+    The file is read without unpickling: the architecture and its keyword arguments come from the
+    metadata, the weights from the safetensors tensors (names and shapes checked first).
+
+    Parameters
+    ----------
+    path
+        A ``model.safetensors`` file written by :func:`save_model` (or ``seqcnn train``).
+    device
+        Where to put the model: ``"cpu"``, ``"cuda"``, ``"cuda:N"``, ``"mps"``, or None for
+        automatic (CUDA, then MPS, then the CPU).
+
+    Returns
+    -------
+    torch.nn.Module
+        The model in eval mode; ``model.metadata`` is its :class:`ModelMetadata`.
+
+    Raises
+    ------
+    ModelFileError
+        A missing or unreadable file, metadata of the wrong format version, an unknown
+        architecture, or tensors that do not fit it.
+    """
     file = str(path)
     header, shapes = _read_header(file)
     meta = ModelMetadata.from_header(header, file)
@@ -147,4 +230,4 @@ def load_model(path: str | os.PathLike, *, device: str | torch.device | None = "
         raise ModelFileError(f"cannot load weights ({type(exc).__name__}: {exc})", file=file) from exc
     model.metadata = meta
     model.eval()
-    return model.to(device) if device is not None else model
+    return model.to(resolve_device(device))

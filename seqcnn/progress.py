@@ -9,7 +9,22 @@ from tqdm.auto import tqdm
 
 
 def progress_bar(iterable: Iterable | None = None, *, enabled: bool = False, **kwargs) -> tqdm:
-    """Wrap ``iterable`` in a tqdm bar on stderr; disabled unless ``enabled`` and stderr is a TTY."""
+    """A tqdm progress bar on stderr, shown only when ``enabled`` and stderr is a terminal.
+
+    Parameters
+    ----------
+    iterable
+        What to iterate over (None: a manual bar, advanced with ``update``).
+    enabled
+        Whether the caller asked for progress (``progress=True``; the CLI's default unless ``--quiet``).
+    **kwargs
+        Further tqdm arguments (``total``, ``desc``, ``unit``, ...).
+
+    Returns
+    -------
+    tqdm.tqdm
+        The bar (a silent pass-through when disabled).
+    """
     show = enabled and sys.stderr.isatty()
     kwargs.setdefault("dynamic_ncols", True)
     kwargs.setdefault("leave", False)

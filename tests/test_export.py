@@ -71,3 +71,23 @@ def test_unknown_format_and_failed_export_leave_nothing(tmp_path) -> None:
     with pytest.raises(ConfigError, match="unknown export format"):
         export_model(model, tmp_path / "m.bin", "keras")
     assert not (tmp_path / "m.bin").exists()
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit:DeprecationWarning")
+def test_export_leaves_the_model_as_it_was_and_reads_the_format_from_the_name(tmp_path) -> None:
+    model = _model(tmp_path, "deepbind", DEEPBIND).train()
+    first = next(model.parameters())
+    first.requires_grad_(False)  # a frozen layer stays frozen
+    modes = [m.training for m in model.modules()]
+    grads = [p.requires_grad for p in model.parameters()]
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    assert export_model(model, tmp_path / "m.onnx").is_file()  # format from the extension
+    assert export_model(model, tmp_path / "m.pt").is_file()
+    assert "seqcnn_output" in read_export_metadata(tmp_path / "m.onnx")
+    assert "seqcnn_output" in read_export_metadata(tmp_path / "m.pt")
+    assert [m.training for m in model.modules()] == modes and all(modes)
+    assert [p.requires_grad for p in model.parameters()] == grads
+    for name, tensor in model.state_dict().items():
+        assert torch.equal(tensor, before[name]), name
+    with pytest.raises(ConfigError, match="export format"):
+        export_model(model, tmp_path / "m.bin")

@@ -23,3 +23,19 @@ def test_ci_runs_the_readme_test_command() -> None:
     test_command = next(c for c in readme_commands() if "pytest" in c)
     ci_lines = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()]
     assert test_command in ci_lines
+
+
+def test_tests_mirror_the_package_and_import_no_other_test() -> None:
+    """Each test folder names a subpackage of seqcnn, and no test module imports another (shared
+    helpers live in tests/conftest.py as fixtures)."""
+    import ast
+
+    tests = ROOT / "tests"
+    packages = {p.name for p in (ROOT / "seqcnn").iterdir() if (p / "__init__.py").is_file()}
+    for folder in (p for p in tests.iterdir() if p.is_dir() and any(p.glob("test_*.py"))):
+        assert folder.name in packages, f"tests/{folder.name}/ mirrors no seqcnn subpackage"
+    for path in tests.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            assert not any(n.split(".")[0].startswith(("test_", "conftest")) for n in names), path

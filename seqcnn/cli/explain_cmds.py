@@ -26,7 +26,8 @@ from seqcnn.cli.options import (
 @click.option("-o", "--output", required=True,
               help="Arrays (.npz), or a figure (.png/.svg/.pdf) when INPUT holds one sequence or image.")
 @click.option("--plot", "plot_dir", default=None, help="Also draw one figure per input into this folder.")
-@click.option("--target", type=int, default=None, help="Output column to explain (default: each input's top)")
+@click.option("--target", default="top", show_default=True,
+              help="Output to explain: a task name, an index, or 'top' (each input's highest output).")
 @click.option("--layer", default=None, help="Grad-CAM layer name (default: the last convolution).")
 @click.option("--window", type=click.IntRange(1), default=10, show_default=True, help="Occlusion window.")
 @click.option("--stride", type=click.IntRange(1), default=None, help="Occlusion stride (default: window/2).")
@@ -36,20 +37,22 @@ from seqcnn.cli.options import (
 @click.option("--shuffles", type=click.IntRange(1), default=20, show_default=True,
               help="Shuffled references per sequence.")
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--rc", type=click.Choice(["mean", "max", "none"]), default=None,
+              help="Strands of the explained output, gradient methods (default: the model file's rc_mode).")
 @profile_option
 @batch_size_option
 @device_option
 @quiet_option
 def explain(model_path: str, input_path: str, method: str, output: str, plot_dir: str | None,
-            target: int | None, layer: str | None, window: int, stride: int | None, steps: int,
-            baseline: str | None, shuffles: int, seed: int, profile_output: str, batch_size: int,
-            device: str | None, quiet: bool) -> None:
+            target: str, layer: str | None, window: int, stride: int | None, steps: int,
+            baseline: str | None, shuffles: int, seed: int, rc: str | None, profile_output: str,
+            batch_size: int | None, device: str | None, quiet: bool) -> None:
     """Attribution maps of sequences (FASTA) or images (PNG/JPEG, or .npz with array x) under MODEL."""
     from seqcnn.errors import ConfigError
     from seqcnn.interpret.explain import explain as run
     from seqcnn.interpret.explain import read_inputs, save_explanation
 
-    model = load_scalar_model(model_path, profile_output)
+    model = load_scalar_model(model_path, profile_output, device=device)
     suffix = Path(output).suffix.lower()
     if suffix not in FIGURE_SUFFIXES + (".npz",):
         raise ConfigError(f"output {output!r}: use .npz for arrays or .png/.svg/.pdf for a figure")
@@ -57,8 +60,9 @@ def explain(model_path: str, input_path: str, method: str, output: str, plot_dir
     if suffix in FIGURE_SUFFIXES and len(ids) != 1:
         raise ConfigError(f"{len(ids)} inputs: write arrays (-o OUT.npz) and figures with --plot DIR")
     expl = run(model, x, method, ids=ids, kind=kind, target=target, layer=layer, window=window,
-               stride=stride, steps=steps, baseline=baseline, n_shuffles=shuffles, seed=seed,
-               batch_size=min(batch_size, 64), device=device)
+               stride=stride, steps=steps, baseline=baseline, n_shuffles=shuffles, seed=seed, rc=rc,
+               batch_size=None if batch_size is None else min(batch_size, 64), device=device,
+               progress=not quiet)
     if suffix == ".npz":
         save_explanation(expl, output)
     else:

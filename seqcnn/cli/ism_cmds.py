@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from seqcnn.cli.options import device_option, load_scalar_model, profile_option,
 @click.option("-o", "--output", required=True, help="Maps file (.npz); see docs/formats.md.")
 @click.option("--start", type=click.IntRange(0), default=None, help="First position to mutate (0-based).")
 @click.option("--end", type=click.IntRange(1), default=None, help="Position after the last one to mutate.")
-@click.option("--task", "tasks", multiple=True, help="Task name or index to keep (repeatable; default all).")
+@click.option("--task", "tasks", multiple=True, help="Task name or index to keep (repeatable; default: all).")
 @click.option("--plot", "plot_dir", default=None, help="Also draw a mutation map per record in this folder.")
 @click.option("--plot-format", type=click.Choice(["png", "svg", "pdf"]), default="png", show_default=True)
 @click.option("--max-plots", type=click.IntRange(0), default=100, show_default=True,
@@ -40,13 +41,20 @@ def ism(model_path: str, fasta: str, output: str, start: int | None, end: int | 
     from seqcnn.interpret.ism.stream import fingerprint, ism_fasta
 
     model = load_scalar_model(model_path, profile_output)
-    from seqcnn._common import resolve_targets, task_names
-
-    names = task_names(model, len(model.metadata.tasks) or 1)
-    targets = resolve_targets(list(tasks), names) if tasks else None
-    plotted = [0]
     if plot_dir is not None:
         Path(plot_dir).mkdir(parents=True, exist_ok=True)
+    draw = _plotter(Path(plot_dir), plot_format, max_plots) if plot_dir is not None else None
+    stats = ism_fasta(model, fasta, output, model_id=fingerprint(model_path), start=start, end=end,
+                      target=list(tasks) or None, rc=rc, chunk=chunk, device=device, progress=not quiet,
+                      on_chunk=draw)
+    if not quiet:
+        resumed = f", {stats.reused} chunk(s) reused from an earlier run" if stats.reused else ""
+        click.echo(f"seqcnn: ISM of {stats.records} record(s) written to {output}{resumed}", err=True)
+
+
+def _plotter(plot_dir: Path, plot_format: str, max_plots: int) -> Callable[[list[str], list[str], Any], None]:
+    """A chunk callback drawing the first kept task's mutation map of up to ``max_plots`` records."""
+    plotted = [0]
 
     def draw(ids: list[str], seqs: list[str], result: Any) -> None:
         from seqcnn.report.maps import plot_mutation_map
@@ -54,19 +62,9 @@ def ism(model_path: str, fasta: str, output: str, start: int | None, end: int | 
         for i, (record_id, seq) in enumerate(zip(ids, seqs, strict=True)):
             if plotted[0] >= max_plots:
                 return
-            task = result.targets[0]
-            label = names[task] if task < len(names) else f"task{task}"
-            path = Path(plot_dir) / f"{safe_name(record_id)}.{plot_format}"
+            path = plot_dir / f"{safe_name(record_id)}.{plot_format}"
             plot_mutation_map(result.delta[i, ..., 0], seq[result.start:result.end], path,
-                              title=f"{record_id}: {label}", start=result.start)
+                              title=f"{record_id}: {result.tasks[0]}", start=result.start)
             plotted[0] += 1
 
-    stats = ism_fasta(model, fasta, output, model_id=fingerprint(model_path), start=start, end=end,
-                      target=targets, rc=rc or model.metadata.rc_mode, task_names=names or None,
-                      chunk=chunk, device=device,
-                      progress=not quiet, on_chunk=draw if plot_dir is not None else None)
-    if not quiet:
-        resumed = f", {stats.reused} chunk(s) reused from an earlier run" if stats.reused else ""
-        click.echo(f"seqcnn: ISM of {stats.records} record(s) written to {output}{resumed}", err=True)
-
-
+    return draw

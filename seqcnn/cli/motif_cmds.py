@@ -48,9 +48,9 @@ def motifs(model_path: str, fasta: str, out_dir: str, method: str, fraction: flo
     from seqcnn.errors import InputError
     from seqcnn.modelfile import load_model
     from seqcnn.seq.fasta import read_fasta
-    from seqcnn.workflows.motif_report import ReportOptions, motif_report
+    from seqcnn.workflows.motif_pipeline import ReportOptions, motif_report
 
-    model = load_model(model_path)
+    model = load_model(model_path, device=device)
     records = list(read_fasta(fasta))
     if not records:
         raise InputError("no sequences in FASTA file", file=fasta)

@@ -32,13 +32,13 @@ profile_option = click.option("--profile-output", type=click.Choice(["counts", "
                               help="For profile models (BPNet): explain the log counts or the profile.")
 
 
-def load_scalar_model(model_path: str, profile_output: str) -> Any:
-    """The model file's model; profile models wrapped to (N, T) outputs."""
+def load_scalar_model(model_path: str, profile_output: str, device: str | None = None) -> Any:
+    """The model file's model on ``device`` (None: automatic); profile models wrapped to (N, T) outputs."""
     from seqcnn.modelfile import load_model
     from seqcnn.models.bpnet import BPNetScalar
     from seqcnn.models.registry import get_spec
 
-    model = load_model(model_path)
+    model = load_model(model_path, device=device)
     if get_spec(model.metadata.architecture).output == "profile":
         wrapped = BPNetScalar(model, output=profile_output)
         wrapped.metadata = model.metadata

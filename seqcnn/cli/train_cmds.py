@@ -58,7 +58,8 @@ def train(
         )
     cfg = load_config(config, parse_overrides(overrides + more_overrides))
     try:
-        result = fit(cfg, out_dir=resume or out, resume=resume is not None, device=device, quiet=quiet)
+        result = fit(cfg, out_dir=resume or out, resume=resume is not None, device=device,
+                     progress=not quiet)
     except ConfigError as exc:
         if exc.file is None:  # a setting the config file (or its --set overrides) got wrong
             exc.file = config

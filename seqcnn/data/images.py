@@ -105,17 +105,6 @@ class ImageInfo:
         """``(H, W)``, the ``input_size`` argument of the 2D model builders."""
         return (self.input_shape[1], self.input_shape[2])
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready description (for model file metadata and run logs)."""
-        return {
-            "n_classes": self.n_classes,
-            "class_names": list(self.class_names),
-            "input_shape": list(self.input_shape),
-            "task": self.task,
-            "source": self.source,
-            "split_sizes": list(self.split_sizes),
-        }
-
 
 class ImageDataset(Dataset):
     """Images held in memory as one float32 tensor ``(N, C, H, W)`` with int64 targets.
@@ -152,10 +141,6 @@ class ImageDataset(Dataset):
         if self.transform is not None:
             x, y = apply_transform(self.transform, x, y)
         return x, y
-
-    @property
-    def is_segmentation(self) -> bool:
-        return self.targets.ndim == 3
 
 
 class ImageSplits(NamedTuple):

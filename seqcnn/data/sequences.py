@@ -115,7 +115,20 @@ class SequenceAugment:
 
 
 def shift_sequences(x: Tensor, shifts: Tensor) -> Tensor:
-    """Move each ``x[i] (C, L)`` right by ``shifts[i]`` (left if negative), zero-filling the gap."""
+    """Shift each sequence along its length, zero-filling the gap (shift augmentation).
+
+    Parameters
+    ----------
+    x
+        ``(N, C, L)`` sequences (or profiles).
+    shifts
+        ``(N,)`` integer shifts: right when positive, left when negative.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(N, C, L)``, the same dtype and device as ``x``.
+    """
     length = x.shape[-1]
     source = torch.arange(length, device=x.device)[None, :] - shifts[:, None]  # (N, L)
     valid = (source >= 0) & (source < length)
@@ -128,7 +141,29 @@ def shift_sequences(x: Tensor, shifts: Tensor) -> Tensor:
 
 
 def load_sequence_splits(cfg: DataConfig, *, seed: int = 0) -> SequenceSplits:
-    """Read, encode and split the sequences a DataConfig names."""
+    """Read, encode and split the sequences a data config names.
+
+    Parameters
+    ----------
+    cfg
+        The data section: ``kind`` ``simulate``, ``fasta`` or ``bed``, with its paths, labels, tasks,
+        task type, length and split.
+    seed
+        Seed of the split (and of simulated data).
+
+    Returns
+    -------
+    SequenceSplits
+        Train, valid and test data sets (int8 one-hot ``(N, 4, L)`` and targets), task names, task
+        type and input length.
+
+    Raises
+    ------
+    ConfigError
+        A kind that is not a sequence source, or a missing required key.
+    InputError
+        Missing or unreadable files, bad records or labels, or an empty split.
+    """
     if cfg.kind == "simulate":
         records, labels_path, sites = _simulate_records(cfg, seed)
     elif cfg.kind == "fasta":
@@ -189,7 +224,27 @@ def _encode(records: Records, length: int | None, where: str) -> Tensor:
 
 
 def split_fractions(n: int, fractions: Sequence[float], seed: int) -> list[np.ndarray]:
-    """Seeded random train/valid/test index arrays with sizes in proportion to ``fractions``."""
+    """Seeded random train/valid/test indices.
+
+    Parameters
+    ----------
+    n
+        Number of items.
+    fractions
+        Three non-negative weights (train, valid, test), normalised to sum to 1.
+    seed
+        Seed of the permutation.
+
+    Returns
+    -------
+    list of numpy.ndarray
+        Three sorted index arrays with sizes in proportion to ``fractions``.
+
+    Raises
+    ------
+    ConfigError
+        Not three non-negative fractions with a positive sum.
+    """
     if len(fractions) != 3 or min(fractions) < 0 or sum(fractions) <= 0:
         raise ConfigError(f"data.split must be three non-negative fractions, got {list(fractions)}")
     weights = np.asarray(fractions, dtype=float) / sum(fractions)
@@ -387,8 +442,32 @@ def _npz_profiles(
 def load_labelled_fasta(
     fasta: str, labels: str, *, tasks: list[str] | None, task_type: str, length: int | None = None
 ) -> tuple[SequenceDataset, list[str]]:
-    """One FASTA file with its labels (TSV, or .npz for profiles) as a SequenceDataset (no split),
-    and the task names (class names for multiclass)."""
+    """One FASTA file with its labels as one data set (no split).
+
+    Parameters
+    ----------
+    fasta
+        The FASTA file.
+    labels
+        A TSV with an ``id`` column and one column per task (or a class column for multiclass), or
+        an ``.npz`` of counts for profile models.
+    tasks
+        Task columns to keep (None: all).
+    task_type
+        The task type of the labels.
+    length
+        Required sequence length (None: the records' common length).
+
+    Returns
+    -------
+    tuple
+        The :class:`SequenceDataset` and the task names (class names for multiclass).
+
+    Raises
+    ------
+    InputError
+        No records, bad records, or labels that do not fit them.
+    """
     records = _read_records(fasta)
     if not records:
         raise InputError("no FASTA records", file=fasta)

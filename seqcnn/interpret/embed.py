@@ -23,7 +23,21 @@ POOLS = ("mean", "max", "flatten")
 
 @dataclass
 class Projection:
-    """``coords`` (N, 2) of one layer's features by ``method``, with the class ``labels`` (N,)."""
+    """One layer's features projected to 2D.
+
+    Attributes
+    ----------
+    layer
+        The layer's name.
+    method
+        ``"pca"`` or ``"tsne"``.
+    coords
+        ``(N, 2)`` projected features.
+    labels
+        ``(N,)`` class labels.
+    silhouette
+        Separability of the classes in ``coords`` (:func:`separability`).
+    """
 
     layer: str
     method: str
@@ -33,11 +47,40 @@ class Projection:
 
 
 def layer_features(model: nn.Module, X: np.ndarray | torch.Tensor, layer: str, *, pool: str = "mean",
-                   batch_size: int = 64, device: str | torch.device | None = None) -> np.ndarray:
-    """(N, F) features of ``layer``: its output pooled over positions/pixels (or flattened)."""
+                   batch_size: int | None = None, device: str | torch.device | None = None,
+                   progress: bool = False) -> np.ndarray:
+    """Features of ``layer``: its output pooled over positions/pixels (or flattened).
+
+    Parameters
+    ----------
+    model
+        Any model; given back as it was (device, mode, ``requires_grad``).
+    X
+        Inputs ``(N, C, L)`` or ``(N, C, H, W)``, or sequences.
+    layer
+        Layer name (``seqcnn.interpret.cam.layer_names``).
+    pool
+        ``"mean"`` or ``"max"`` over positions/pixels, or ``"flatten"``.
+    batch_size
+        Inputs per pass (None: 64).
+    device
+        Where to run (None: automatic).
+    progress
+        Show a progress bar.
+
+    Returns
+    -------
+    np.ndarray
+        ``(N, F)``.
+
+    Raises
+    ------
+    ConfigError
+        An unknown pool or layer.
+    """
     if pool not in POOLS:
         raise ConfigError(f"unknown pool {pool!r}; choose from {', '.join(POOLS)}")
-    maps = activation_maps(model, X, layer, batch_size=batch_size, device=device)
+    maps = activation_maps(model, X, layer, batch_size=batch_size, device=device, progress=progress)
     if maps.ndim <= 2 or pool == "flatten":
         return maps.reshape(maps.shape[0], -1)
     flat = maps.reshape(maps.shape[0], maps.shape[1], -1)
@@ -45,7 +88,29 @@ def layer_features(model: nn.Module, X: np.ndarray | torch.Tensor, layer: str, *
 
 
 def project(features: np.ndarray, method: str = "pca", *, seed: int = 0) -> np.ndarray:
-    """(N, 2) PCA or t-SNE projection of ``features`` (N, F) (seeded)."""
+    """PCA or t-SNE projection of features to 2D (seeded).
+
+    Parameters
+    ----------
+    features
+        ``(N, F)`` with N >= 3.
+    method
+        ``"pca"`` or ``"tsne"``.
+    seed
+        Random state.
+
+    Returns
+    -------
+    np.ndarray
+        ``(N, 2)`` (PCA of one feature is padded with a zero column).
+
+    Raises
+    ------
+    InputError
+        Fewer than 3 feature vectors.
+    ConfigError
+        An unknown method.
+    """
     from sklearn.decomposition import PCA
     from sklearn.manifold import TSNE
 
@@ -64,7 +129,20 @@ def project(features: np.ndarray, method: str = "pca", *, seed: int = 0) -> np.n
 
 
 def separability(coords: np.ndarray, labels: np.ndarray) -> float:
-    """Silhouette score of ``labels`` in ``coords`` (NaN with fewer than 2 classes)."""
+    """Silhouette score of the classes ``labels`` in ``coords``.
+
+    Parameters
+    ----------
+    coords
+        ``(N, D)`` points.
+    labels
+        ``(N,)`` class labels.
+
+    Returns
+    -------
+    float
+        -1..1, higher = better separated; NaN with fewer than 2 classes or one point per class.
+    """
     from sklearn.metrics import silhouette_score
 
     labels = np.asarray(labels)
@@ -75,12 +153,40 @@ def separability(coords: np.ndarray, labels: np.ndarray) -> float:
 
 def layer_projections(model: nn.Module, X: np.ndarray | torch.Tensor, labels: Sequence | np.ndarray,
                       layers: Sequence[str], *, method: str = "pca", pool: str = "mean", seed: int = 0,
-                      batch_size: int = 64, device: str | torch.device | None = None) -> list[Projection]:
-    """One Projection per layer in ``layers`` (e.g. each block of the body), in order."""
+                      batch_size: int | None = None, device: str | torch.device | None = None,
+                      progress: bool = False) -> list[Projection]:
+    """Project each layer's features to 2D and score how well the classes separate there.
+
+    Parameters
+    ----------
+    model
+        Any model; given back as it was (device, mode, ``requires_grad``).
+    X
+        Inputs ``(N, C, L)`` or ``(N, C, H, W)``, or sequences.
+    labels
+        ``(N,)`` class labels.
+    layers
+        Layer names (e.g. each block of the body).
+    method, pool, seed
+        As for :func:`project` and :func:`layer_features`.
+    batch_size, device, progress
+        As for :func:`layer_features`.
+
+    Returns
+    -------
+    list[Projection]
+        One per layer, in order.
+
+    Raises
+    ------
+    InputError
+        A label count that does not match the inputs.
+    """
     labels = np.asarray(labels)
     out = []
     for layer in layers:
-        feats = layer_features(model, X, layer, pool=pool, batch_size=batch_size, device=device)
+        feats = layer_features(model, X, layer, pool=pool, batch_size=batch_size, device=device,
+                               progress=progress)
         if len(labels) != len(feats):
             raise InputError(f"{len(labels)} labels for {len(feats)} inputs")
         coords = project(feats, method, seed=seed)

@@ -1,8 +1,9 @@
 """One entry point for attribution maps of sequences (FASTA) and images (PNG/JPEG or .npz).
 
 ``read_inputs(path, model)`` turns a FASTA file, an image file or a ``.npz`` (array ``x``) into model
-inputs; ``explain(model, x, method)`` runs one of ``METHODS`` for each input's target (by default the
-output the model scores highest for that input); ``save_explanation`` writes the arrays (.npz).
+inputs; ``explain(model, x, method)`` runs one of ``METHODS`` for the outputs ``target`` names (None:
+every output; ``"top"``: the output the model scores highest for each input); ``save_explanation``
+writes the arrays (.npz).
 Every method yields a ``map`` with one value per position / pixel: the channel sum of the actual
 contributions (sequences), the channel sum of their absolute values (images), or the Grad-CAM /
 occlusion map itself.
@@ -18,26 +19,50 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 
+from seqcnn._common import as_onehot, is_sequence_list, model_device, preserved, resolve_batch_size
 from seqcnn.errors import ConfigError, InputError
-from seqcnn.interpret.attribution.gradients import attribute
+from seqcnn.interpret.attribution.gradients import Target, as_model_input, attribute, output_targets
 from seqcnn.interpret.cam import grad_cam, occlusion
 from seqcnn.io.atomic import atomic_path
 
-METHODS = ("saliency", "input_x_grad", "ig", "deepliftshap", "gradcam", "occlusion")
+GRADIENT_METHODS = ("saliency", "input_x_grad", "ig", "deepliftshap")
+METHODS = (*GRADIENT_METHODS, "gradcam", "occlusion")
+TOP = "top"
+"""The ``target`` of :func:`explain` that picks each input's highest-scoring output."""
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
 
 @dataclass
 class Explanation:
-    """Maps of N inputs ``x`` (N, C, *S); ``actual``/``hypothetical`` only for gradient methods."""
+    """Maps of ``N`` inputs, one per input and explained output.
+
+    Attributes
+    ----------
+    ids
+        One identifier per input.
+    x
+        The inputs ``(N, C, *S)``.
+    kind
+        ``"sequence"`` or ``"image"``.
+    method
+        One of ``METHODS``.
+    targets
+        ``(N,)`` output explained for each input (one target, or ``"top"``), or ``(N, T)`` when
+        several outputs are explained (target None or a list; the same row for every input).
+    map
+        ``(N, *S)`` (or ``(N, *S, T)``) one value per position / pixel.
+    actual, hypothetical
+        ``(N, C, *S)`` (or ``(N, C, *S, T)``) contributions; gradient methods only.
+    """
 
     ids: list[str]
     x: np.ndarray
-    kind: str  # "sequence" or "image"
+    kind: str
     method: str
-    targets: np.ndarray  # (N,) output column explained for each input
-    map: np.ndarray  # (N, *S)
+    targets: np.ndarray
+    map: np.ndarray
     actual: np.ndarray | None = None
     hypothetical: np.ndarray | None = None
 
@@ -52,7 +77,25 @@ def _image_shape(model: torch.nn.Module) -> tuple[int | None, tuple[int, int] | 
 
 
 def read_inputs(path: str | os.PathLike, model: torch.nn.Module) -> tuple[list[str], np.ndarray, str]:
-    """(ids, x (N, C, *S) float32, kind) from a FASTA, PNG/JPEG or .npz file."""
+    """Model inputs from a FASTA, PNG/JPEG or .npz (array ``x``, optional ``ids``) file.
+
+    Parameters
+    ----------
+    path
+        The file; its suffix tells its kind (anything but an image or ``.npz`` is read as FASTA).
+    model
+        The model the inputs are for (an image is read with its channels and size).
+
+    Returns
+    -------
+    tuple[list[str], np.ndarray, str]
+        ``ids``, inputs ``(N, C, *S)`` float32, and ``"sequence"`` or ``"image"``.
+
+    Raises
+    ------
+    InputError
+        An unreadable file, no records, or arrays of the wrong shape.
+    """
     name = str(path)
     suffix = Path(name).suffix.lower()
     if suffix in IMAGE_SUFFIXES:
@@ -101,62 +144,153 @@ def _dims(model: torch.nn.Module) -> int:
     return 2 if convs and isinstance(convs[0], torch.nn.Conv2d) else 1
 
 
-def predicted_targets(model: torch.nn.Module, x: np.ndarray, batch_size: int = 64,
+def predicted_targets(model: nn.Module, x: Any, *, batch_size: int | None = None,
                       device: str | torch.device | None = None) -> np.ndarray:
-    """(N,) index of each input's highest output."""
-    from seqcnn.device import resolve_device
+    """Index of each input's highest output.
 
-    dev = resolve_device(device)
-    model.eval().to(dev)
-    param = next(model.parameters())
+    Parameters
+    ----------
+    model
+        A model with ``(N, T)`` outputs; given back as it was (device, mode, ``requires_grad``).
+    x
+        Inputs ``(N, C, *S)`` or sequences.
+    batch_size
+        Inputs per pass (None: 64).
+    device
+        Where to run (None: automatic).
+
+    Returns
+    -------
+    np.ndarray
+        ``(N,)`` int64.
+
+    Raises
+    ------
+    ConfigError
+        A model without ``(N, T)`` outputs.
+    """
+    size = resolve_batch_size(batch_size, 64)
     out = []
-    with torch.no_grad():
-        for a in range(0, len(x), batch_size):
-            y = model(torch.as_tensor(x[a:a + batch_size], dtype=param.dtype, device=dev))
+    with preserved(model, device) as m, torch.no_grad():
+        inputs = as_model_input(x, m, model_device(m))
+        for a in range(0, len(inputs), size):
+            y = m(inputs[a:a + size])
             if not isinstance(y, torch.Tensor) or y.dim() != 2:
                 raise ConfigError("explain needs a model with (N, T) outputs")
             out.append(y.argmax(1).cpu())
     return torch.cat(out).numpy()
 
 
-def explain(model: torch.nn.Module, x: np.ndarray, method: str, *, ids: list[str] | None = None,
-            kind: str = "sequence", target: int | None = None, **options: Any) -> Explanation:
-    """Attribution maps of ``x`` (N, C, *S) by ``method``; ``target=None`` explains each input's top output.
+def explain(model: nn.Module, x: Any, method: str, *, ids: list[str] | None = None, kind: str = "sequence",
+            target: Target | str = None, batch_size: int | None = None,
+            device: str | torch.device | None = None, progress: bool = False, **options: Any) -> Explanation:
+    """Attribution maps of ``x`` by ``method``.
 
-    ``options`` go to the method: ``layer`` (gradcam), ``window``/``stride``/``baseline`` (occlusion),
-    ``steps``/``baseline``/``n_shuffles``/``seed`` (ig, deepliftshap), and ``batch_size``/``device``.
+    Every method yields a ``map`` with one value per position / pixel: the channel sum of the actual
+    contributions (sequences), the channel sum of their absolute values (images), or the Grad-CAM /
+    occlusion map itself.
+
+    Parameters
+    ----------
+    model
+        A model with ``(N, T)`` outputs; given back as it was (device, mode, ``requires_grad``).
+    x
+        Inputs ``(N, C, *S)`` (e.g. from :func:`read_inputs`), or sequences (strings, a FASTA
+        ``pathlib.Path``).
+    method
+        One of ``METHODS``.
+    ids
+        One identifier per input (default ``0 .. N-1``).
+    kind
+        ``"sequence"`` or ``"image"``.
+    target
+        None (every output, on a last axis), an output index, a task name, a list of them, or
+        ``"top"``: each input's highest-scoring output.
+    batch_size
+        Inputs per pass (None: 32).
+    device
+        Where to run (None: automatic).
+    progress
+        Show progress bars.
+    **options
+        For the method: ``layer`` (gradcam), ``window``/``stride``/``baseline`` (occlusion),
+        ``steps``/``baseline``/``n_shuffles``/``seed`` (ig, deepliftshap), ``rc`` (the gradient methods;
+        None: the model file's ``rc_mode``).
+
+    Returns
+    -------
+    Explanation
+        The maps, with ``targets`` ``(N,)`` for one target or ``"top"``, ``(N, T)`` otherwise.
+
+    Raises
+    ------
+    ConfigError
+        An unknown method, a bad target or batch size.
     """
     if method not in METHODS:
         raise ConfigError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
-    ids = ids if ids is not None else [str(i) for i in range(len(x))]
-    device, batch_size = options.pop("device", None), options.pop("batch_size", 32)
-    targets = (predicted_targets(model, x, batch_size, device) if target is None
-               else np.full(len(x), target, dtype=np.int64))
-    maps = np.zeros((len(x), *x.shape[2:]), dtype=np.float32)
-    actual = np.zeros_like(x) if method not in ("gradcam", "occlusion") else None
-    hypothetical = np.zeros_like(x) if actual is not None else None
-    for t in np.unique(targets):
-        rows = np.flatnonzero(targets == t)
-        part = x[rows]
+    size = resolve_batch_size(batch_size, 32)
+    arr = as_onehot(x).numpy() if is_sequence_list(x) or isinstance(x, os.PathLike) else np.asarray(x)
+    ids = ids if ids is not None else [str(i) for i in range(len(arr))]
+    common = {"batch_size": size, "device": device, "progress": progress}
+    if isinstance(target, str) and target == TOP:
+        targets = predicted_targets(model, arr, batch_size=size, device=device)
+        maps = np.zeros((len(arr), *arr.shape[2:]), dtype=np.float32)
+        actual = np.zeros_like(arr) if method in GRADIENT_METHODS else None
+        hypothetical = np.zeros_like(arr) if actual is not None else None
+        for t in np.unique(targets):
+            rows = np.flatnonzero(targets == t)
+            part = _run(model, arr[rows], method, int(t), kind, options, common)
+            maps[rows] = part[0]
+            if actual is not None:
+                actual[rows], hypothetical[rows] = part[1], part[2]  # type: ignore[index]
+        return Explanation(ids, arr, kind, method, targets, maps, actual, hypothetical)
+    maps, actual, hypothetical, chosen = _run(model, arr, method, target, kind, options, common)
+    targets = np.broadcast_to(np.asarray(chosen, dtype=np.int64), (len(arr), *np.shape(chosen))).copy()
+    return Explanation(ids, arr, kind, method, targets, maps, actual, hypothetical)
+
+
+def _run(model: nn.Module, x: np.ndarray, method: str, target: Target, kind: str, options: dict[str, Any],
+         common: dict[str, Any]) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None, int | list[int]]:
+    """(map, actual, hypothetical, targets) of one call of ``method`` for ``target``."""
+    if method in ("gradcam", "occlusion"):
         if method == "gradcam":
-            maps[rows] = grad_cam(model, part, layer=options.get("layer"), target=int(t), device=device,
-                                  batch_size=batch_size)
-        elif method == "occlusion":
-            maps[rows] = occlusion(model, part, window=options.get("window", 10),
-                                   stride=options.get("stride"), baseline=options.get("baseline"),
-                                   target=int(t), device=device, batch_size=batch_size)
+            maps = grad_cam(model, x, layer=options.get("layer"), target=target, **common)
         else:
-            keys = ("steps", "baseline", "n_shuffles", "seed")
-            result = attribute(model, part, method, target=int(t), device=device, batch_size=batch_size,
-                               **{k: options[k] for k in keys if options.get(k) is not None})
-            actual[rows], hypothetical[rows] = result.actual, result.hypothetical  # type: ignore[index]
-            summed = result.actual if kind == "sequence" else np.abs(result.actual)
-            maps[rows] = summed.sum(1)
-    return Explanation(ids, x, kind, method, targets, maps, actual, hypothetical)
+            maps = occlusion(model, x, window=options.get("window", 10), stride=options.get("stride"),
+                             baseline=options.get("baseline"), target=target, **common)
+        chosen = _chosen(model, x, target)
+        return maps.astype(np.float32), None, None, chosen
+    keys = ("steps", "baseline", "n_shuffles", "seed", "rc")
+    result = attribute(model, x, method, target=target, **common,
+                       **{k: options[k] for k in keys if options.get(k) is not None})
+    summed = result.actual if kind == "sequence" else np.abs(result.actual)
+    return summed.sum(1), result.actual, result.hypothetical, result.target
+
+
+def _chosen(model: nn.Module, x: np.ndarray, target: Target) -> int | list[int]:
+    """The output index (an int or a name) or indices (None, a list) ``target`` names for ``model``."""
+    with preserved(model, model_device(model)) as m:
+        indices, axis = output_targets(m, as_model_input(x[:1], m, model_device(m)), target)
+    return indices if axis else indices[0]
 
 
 def save_explanation(expl: Explanation, path: str | os.PathLike) -> Path:
-    """Write ``expl`` as .npz: ids, x, targets, map, and actual/hypothetical for gradient methods."""
+    """Write ``expl`` as .npz (atomically).
+
+    Parameters
+    ----------
+    expl
+        The explanation.
+    path
+        The ``.npz`` file to write.
+
+    Returns
+    -------
+    Path
+        ``path``; it holds ``ids``, ``sequences`` or ``images``, ``targets``, ``map``, ``method`` and,
+        for gradient methods, ``actual`` and ``hypothetical``.
+    """
     out = Path(path)
     arrays: dict[str, np.ndarray] = {"ids": np.array(expl.ids), "targets": expl.targets,
                                      "map": expl.map, "method": np.array(expl.method)}

@@ -1,1 +1,1 @@
-"""seqcnn.io"""
+"""Writing files safely: atomic writes (rename on success) and streamed output tables."""

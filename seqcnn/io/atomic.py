@@ -32,7 +32,23 @@ def _check_parent(path: Path) -> None:
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds."""
+    """A temporary path beside ``path``, renamed onto it only if the block succeeds.
+
+    Parameters
+    ----------
+    path
+        The final path; its directory must exist.
+
+    Yields
+    ------
+    Path
+        The temporary file (created empty, with ordinary permissions); removed on error.
+
+    Raises
+    ------
+    InputError
+        The output directory does not exist.
+    """
     target = Path(path)
     _check_parent(target)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent or ".")
@@ -49,8 +65,20 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
 
 
 def remove_stale_parts(directory: str | os.PathLike) -> list[Path]:
-    """Delete the temporary files that :func:`atomic_path` left in ``directory`` when its process was
-    killed mid-write (SIGKILL cannot be caught); returns the paths removed."""
+    """Delete what :func:`atomic_path` left behind when its process was killed mid-write.
+
+    SIGKILL cannot be caught, so a killed writer leaves its ``.<name>.<random>.part`` file.
+
+    Parameters
+    ----------
+    directory
+        Where to look.
+
+    Returns
+    -------
+    list[Path]
+        The paths removed.
+    """
     removed = []
     for part in Path(directory).glob(".*.part"):
         if part.is_file():
@@ -62,6 +90,26 @@ def remove_stale_parts(directory: str | os.PathLike) -> list[Path]:
 
 @contextlib.contextmanager
 def atomic_open(path: str | os.PathLike, mode: str = "w", **kwargs) -> Iterator:
-    """Open a temporary file for writing; it replaces ``path`` when the block succeeds."""
+    """Open a temporary file for writing; it replaces ``path`` when the block succeeds.
+
+    Parameters
+    ----------
+    path
+        The final path.
+    mode
+        ``open`` mode (``w``, ``wb``, ...).
+    **kwargs
+        Passed to ``open`` (``encoding``, ``newline``, ...).
+
+    Yields
+    ------
+    IO
+        The open file.
+
+    Raises
+    ------
+    InputError
+        The output directory does not exist.
+    """
     with atomic_path(path) as tmp, open(tmp, mode, **kwargs) as handle:
         yield handle

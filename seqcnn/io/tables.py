@@ -2,6 +2,9 @@
 
 ``.tsv``/``.txt`` (tab-separated, header line), ``.tsv.gz``/``.txt.gz`` (the same, gzip), ``.parquet``
 (pyarrow, one row group per ~64k rows), ``.npz`` (one array per column) and ``-`` (TSV on stdout).
+An ``.npz`` table also takes columns of arrays (``(n, ...)``: rows along the first axis, the same
+trailing shape in every batch) and whole arrays beside the columns (:meth:`TableWriter.put`), so it
+doubles as the streaming writer of large array archives (e.g. ISM maps).
 Files are written to a temporary name and renamed when the writer closes without error
 (``seqcnn.io.atomic``), so a failed run never leaves a partial table. Memory stays flat: TSV rows are
 formatted and written per batch, parquet buffers one row group, npz spools columns to temporary
@@ -35,7 +38,23 @@ Columns = Mapping[str, Any]  # column name -> 1-D array or list (a pandas DataFr
 
 
 def table_format(path: str | os.PathLike) -> str:
-    """The format picked by ``path``'s extension: tsv, tsv.gz, parquet or npz (``-`` is tsv)."""
+    """The table format an output path asks for.
+
+    Parameters
+    ----------
+    path
+        Output path; ``-`` is stdout.
+
+    Returns
+    -------
+    str
+        ``tsv``, ``tsv.gz``, ``parquet`` or ``npz`` (``-`` is ``tsv``), from the extension (any case).
+
+    Raises
+    ------
+    InputError
+        An unknown extension.
+    """
     name = str(path).lower()
     if name == "-":
         return "tsv"
@@ -66,10 +85,20 @@ def _format_rows(cols: dict[str, np.ndarray]) -> str:
 
 
 class TableWriter:
-    """Streams batches of rows (``write``) to ``path``; use as a context manager.
+    """Streams batches of rows (:meth:`write`) to ``path``; use as a context manager.
 
+    Parameters
+    ----------
+    path
+        Output path; the extension picks the format (:func:`table_format`); ``-`` is TSV on stdout.
+    header
+        Write a header line (TSV formats).
+
+    Notes
+    -----
     The columns and their order are fixed by the first batch; each later batch must have the same
-    names. Leaving the ``with`` block through an exception discards the file.
+    names. Leaving the ``with`` block through an exception discards the file; leaving it normally
+    renames the finished file into place. ``n_rows`` counts the rows written so far.
     """
 
     def __init__(self, path: str | os.PathLike, *, header: bool = True) -> None:
@@ -101,8 +130,23 @@ class TableWriter:
         return _NpzSink(tmp)
 
     def write(self, batch: Columns) -> None:
-        """Append the rows of ``batch`` (column name -> values)."""
+        """Append the rows of ``batch``.
+
+        Parameters
+        ----------
+        batch
+            Column name -> values (1-D, equal lengths; a DataFrame works too). For ``.npz``, a
+            column may be an array ``(n, ...)`` whose trailing shape stays the same in every batch.
+
+        Raises
+        ------
+        ValueError
+            Columns of unequal length, other names than the first batch's, or arrays of more than
+            one dimension in a text or parquet table.
+        """
         cols = _as_columns(batch)
+        if self.format != "npz" and any(v.ndim != 1 for v in cols.values()):
+            raise ValueError(f"{self.format} tables take 1-D columns; arrays (n, ...) need .npz")
         if self.columns is None:
             self.columns = list(cols)
             if self.header and self.format in ("tsv", "tsv.gz"):
@@ -111,6 +155,25 @@ class TableWriter:
             raise ValueError(f"batch columns {list(cols)} differ from the first batch's {self.columns}")
         self._sink.write(cols)
         self.n_rows += len(next(iter(cols.values()), []))
+
+    def put(self, name: str, value: Any) -> None:
+        """Store a whole array beside the columns (``.npz`` only), written on closing.
+
+        Parameters
+        ----------
+        name
+            Array name in the archive.
+        value
+            Any array (strings as fixed-width unicode; no object arrays).
+
+        Raises
+        ------
+        ValueError
+            Not an ``.npz`` table, or ``name`` is already a column or array.
+        """
+        if self.format != "npz":
+            raise ValueError(f"put() stores whole arrays in .npz tables, not {self.format}")
+        self._sink.put(name, value)
 
     def __exit__(self, exc_type, exc, tb) -> None:
         try:
@@ -123,12 +186,40 @@ class TableWriter:
 
 
 def open_table(path: str | os.PathLike, *, header: bool = True) -> TableWriter:
-    """A :class:`TableWriter` for ``path`` (``-`` is stdout); enter it with ``with``."""
+    """A :class:`TableWriter` for ``path``; enter it with ``with``.
+
+    Parameters
+    ----------
+    path
+        Output path (``.tsv``, ``.txt``, ``.tsv.gz``, ``.txt.gz``, ``.parquet``, ``.npz``) or ``-``.
+    header
+        Write a header line (TSV formats).
+
+    Returns
+    -------
+    TableWriter
+        Not yet open: ``with open_table(path) as table: table.write(columns)``.
+
+    Raises
+    ------
+    InputError
+        An unknown extension.
+    """
     return TableWriter(path, header=header)
 
 
 def write_table(frame: Columns, path: str | os.PathLike, *, header: bool = True) -> None:
-    """Write a whole table (DataFrame or column mapping) at once."""
+    """Write a whole table at once.
+
+    Parameters
+    ----------
+    frame
+        A DataFrame or a column mapping.
+    path
+        Output path, as :func:`open_table`.
+    header
+        Write a header line (TSV formats).
+    """
     with open_table(path, header=header) as writer:
         writer.write(frame)
 
@@ -206,7 +297,9 @@ def _parquet_values(array: np.ndarray) -> Any:
 class _NpzSink:
     """Spools each column to a temporary file; ``close`` streams them into an ``.npz`` archive.
 
-    Strings are stored as fixed-width unicode (``<U{max length}``) so that ``np.load`` needs no pickle.
+    Strings are stored as fixed-width unicode (``<U{max length}``) so that ``np.load`` needs no pickle;
+    numeric columns may be arrays ``(n, ...)`` (one trailing shape per column); whole arrays given to
+    ``put`` follow the columns.
     """
 
     def __init__(self, path: Path) -> None:
@@ -216,14 +309,29 @@ class _NpzSink:
         self.dtypes: dict[str, np.dtype] = {}
         self.widths: dict[str, int] = {}
         self.counts: dict[str, int] = {}
+        self.trailing: dict[str, tuple[int, ...]] = {}
+        self.whole: dict[str, np.ndarray] = {}
+
+    def put(self, name: str, value: Any) -> None:
+        if name in self.whole or name in self.spools:
+            raise ValueError(f"{name!r} is already in this archive")
+        self.whole[name] = np.asarray(value)
 
     def write(self, cols: dict[str, np.ndarray]) -> None:
         for name, values in cols.items():
+            if name in self.whole:
+                raise ValueError(f"{name!r} is already in this archive")
             if name not in self.spools:
                 self.spools[name] = open(Path(self.dir.name) / f"{len(self.spools)}.bin", "w+b")  # noqa: SIM115
                 self.counts[name] = 0
                 self.widths[name] = 1
+                self.trailing[name] = values.shape[1:]
+            if values.shape[1:] != self.trailing[name]:
+                raise ValueError(f"column {name!r}: rows of shape {values.shape[1:]} after "
+                                 f"{self.trailing[name]}")
             spool = self.spools[name]
+            if values.dtype.kind in "OUS" and values.ndim > 1:
+                raise ValueError(f"column {name!r}: string columns must be 1-D")
             if values.dtype.kind in "OUS":
                 strings = [str(s) for s in values.tolist()]
                 self.widths[name] = max([self.widths[name], *map(len, strings)])
@@ -239,6 +347,9 @@ class _NpzSink:
             for name in columns:
                 with archive.open(f"{name}.npy", "w", force_zip64=True) as member:
                     self._write_member(name, member)
+            for name, value in self.whole.items():
+                with archive.open(f"{name}.npy", "w", force_zip64=True) as member:
+                    np.lib.format.write_array(member, value, allow_pickle=False)
         self.abort()
 
     def _write_member(self, name: str, member: Any) -> None:
@@ -252,8 +363,9 @@ class _NpzSink:
                 member.write(np.asarray(chunk, dtype=dtype).tobytes())
         else:
             dtype = self.dtypes[name]
-            np.lib.format.write_array_header_2_0(
-                member, {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False, "shape": (n,)})
+            shape = (n, *self.trailing[name])
+            header = {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False, "shape": shape}
+            np.lib.format.write_array_header_2_0(member, header)
             while block := spool.read(1 << 20):
                 member.write(block)
 

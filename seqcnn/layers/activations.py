@@ -38,7 +38,25 @@ ActivationSpec = str | type[nn.Module] | nn.Module | None
 
 
 def make_activation(spec: ActivationSpec) -> nn.Module | None:
-    """A fresh activation module from a name, class or instance; ``None``/``"none"`` gives ``None``."""
+    """An activation module from a name, class or instance.
+
+    Parameters
+    ----------
+    spec
+        A name from ``ACTIVATIONS`` (``relu``, ``gelu``, ``exp``, ...; case and ``-``/``_`` ignored),
+        an ``nn.Module`` class (instantiated without arguments) or instance (returned as it is), or
+        None, ``"none"`` or ``"linear"`` for no activation.
+
+    Returns
+    -------
+    torch.nn.Module or None
+        The activation (None: none).
+
+    Raises
+    ------
+    ValueError
+        An unknown name or another kind of value.
+    """
     if spec is None or (isinstance(spec, str) and spec.lower() in ("none", "linear")):
         return None
     if isinstance(spec, nn.Module):

@@ -73,7 +73,20 @@ class WaveNetBlock(nn.Module):
 
 
 def wavenet_dilations(blocks: int, max_dilation: int = 512) -> list[int]:
-    """``[1, 2, 4, ..., max_dilation]`` repeated ``blocks`` times."""
+    """WaveNet's dilations.
+
+    Parameters
+    ----------
+    blocks
+        Repeats.
+    max_dilation
+        Largest dilation of a cycle (powers of 2 up to it).
+
+    Returns
+    -------
+    list of int
+        ``[1, 2, 4, ..., max_dilation]`` repeated ``blocks`` times.
+    """
     cycle = [2**i for i in range(max_dilation.bit_length()) if 2**i <= max_dilation]
     return cycle * blocks
 

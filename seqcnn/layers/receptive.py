@@ -249,22 +249,99 @@ def node_of(module: nn.Module, axis: int = 0) -> Node:
 
 
 def output_length(module: nn.Module, length: int, *, axis: int = 0) -> int:
-    """Length along ``axis`` of ``module``'s output for an input of ``length`` (1 after a reduction)."""
+    """Length of a module's output along one spatial axis.
+
+    Parameters
+    ----------
+    module
+        A layer, block or whole network.
+    length
+        Input length along ``axis``.
+    axis
+        Spatial axis (0 for sequences; 0 = height, 1 = width for images).
+
+    Returns
+    -------
+    int
+        The output length (1 after a global reduction).
+
+    Raises
+    ------
+    ValueError
+        A module whose geometry cannot be read.
+    """
     return node_of(module, axis).length(length)
 
 
 def positional_length(module: nn.Module, length: int, *, axis: int = 0) -> int:
-    """Length of the last positional feature map (the output, or what enters the global reduction)."""
+    """Length of the last positional feature map: the output, or what enters the global reduction.
+
+    Parameters
+    ----------
+    module
+        A layer, block or whole network.
+    length
+        Input length along ``axis``.
+    axis
+        Spatial axis.
+
+    Returns
+    -------
+    int
+        The length.
+    """
     return node_of(module, axis).prefix()[0].length(length)
 
 
 def receptive_field(module: nn.Module, *, length: int | None = None, axis: int = 0) -> int:
-    """Input positions seen by one position of the last positional map (see the module docstring)."""
+    """Input positions seen by one position of the last positional map (see the module docstring).
+
+    Parameters
+    ----------
+    module
+        A layer, block or whole network.
+    length
+        Input length, needed only when the geometry depends on it.
+    axis
+        Spatial axis.
+
+    Returns
+    -------
+    int
+        The receptive field.
+
+    Raises
+    ------
+    ValueError
+        A geometry that depends on the length when ``length`` is None.
+    """
     return node_of(module, axis).prefix()[0].geometry(length).rf
 
 
 def input_span(module: nn.Module, length: int, position: int = 0, *, axis: int = 0) -> tuple[int, int]:
-    """Half-open range of input positions that can change output ``position`` (clipped to the input)."""
+    """The input positions that can change one output position.
+
+    Parameters
+    ----------
+    module
+        A layer, block or whole network.
+    length
+        Input length along ``axis``.
+    position
+        Output position (0 for models that reduce to one position).
+    axis
+        Spatial axis.
+
+    Returns
+    -------
+    tuple[int, int]
+        Half-open range ``[start, end)`` of input positions, clipped to the input.
+
+    Raises
+    ------
+    ValueError
+        ``position`` outside the output.
+    """
     node = node_of(module, axis)
     n_out = node.length(length)
     if not 0 <= position < n_out:

@@ -37,7 +37,32 @@ def basset(
     norm: str | None = "batch",
     activation: ActivationSpec = "relu",
 ) -> Network:
-    """Basset: 300/200/200 filters of widths 19/11/7, BN, max-pool 3/4/4, dense 1000 x 2, 164 outputs."""
+    """Basset: 300/200/200 filters of widths 19/11/7, BN, max-pool 3/4/4, dense 1000 x 2, 164 outputs.
+
+    Parameters
+    ----------
+    n_tasks
+        Outputs.
+    in_channels
+        Input channels (4 for DNA/RNA).
+    input_length
+        Input length L (the dense layers are sized for it).
+    channels, kernel_sizes, pool_sizes
+        Filters, widths and max-pool sizes of the convolutions.
+    hidden
+        Units of the dense layers.
+    dropout
+        Dropout after each dense layer.
+    norm
+        ``batch`` normalisation or None.
+    activation
+        Activation name (``relu``, ``exp``, ``gelu``, ...), class or module.
+
+    Returns
+    -------
+    Network
+        Input ``(N, in_channels, input_length)``; output ``(N, n_tasks)`` logits.
+    """
     body = conv_stack(in_channels, channels, kernel_sizes, pool_sizes=pool_sizes, padding="valid", norm=norm,
                       activation=activation)
     return Network.with_dense_head(body, n_tasks, in_channels=in_channels, input_size=input_length,

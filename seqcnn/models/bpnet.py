@@ -86,7 +86,31 @@ def bpnet(
     profile_kernel: int = 75,
     activation: ActivationSpec = "relu",
 ) -> BPNet:
-    """BPNet: 64 filters of width 21, 8 dilated residual layers, profile + count heads, cropped output."""
+    """BPNet: 64 filters of width 21, 8 dilated residual layers, profile + count heads, cropped output.
+
+    Parameters
+    ----------
+    n_tasks
+        Profiles (tracks) predicted.
+    in_channels
+        Input channels (4 for DNA).
+    n_filters
+        Channels of every convolution of the tower.
+    first_kernel
+        Width of the first convolution.
+    n_layers
+        Dilated residual layers (dilations 2, 4, ..., ``2**n_layers``).
+    profile_kernel
+        Width of the profile head's convolution.
+    activation
+        Activation name (``relu``, ``exp``, ``gelu``, ...), class or module.
+
+    Returns
+    -------
+    BPNet
+        ``(N, in_channels, L) -> {"profile": (N, n_tasks, L'), "counts": (N, n_tasks)}`` with
+        ``L' = L - receptive_field + 1``.
+    """
     body = nn.Sequential(
         ConvBlock(in_channels, n_filters, first_kernel, padding="valid", activation=activation),
         DilatedResidualTower(n_filters, n_layers, activation=activation),

@@ -36,7 +36,32 @@ def deepbind(
     hidden: int = 32,
     dropout: float = 0.5,
 ) -> Network:
-    """DeepBind: 16 filters of width 24, ReLU, global max pooling, hidden layer of 32 (0: none)."""
+    """DeepBind: 16 filters of width 24, ReLU, global max pooling, hidden layer of 32 (0: none).
+
+    Parameters
+    ----------
+    n_tasks
+        Outputs.
+    in_channels
+        Input channels (4 for DNA/RNA).
+    n_filters, filter_width
+        The convolution's filters and their width.
+    padding
+        ``valid`` (positions with full context only) or ``same``.
+    activation
+        Activation after the convolution (name, class or module).
+    pool
+        Global pooling: ``max``, ``avg`` or ``maxavg`` (both, concatenated).
+    hidden
+        Units of the hidden dense layer (0: none).
+    dropout
+        Dropout before the output layer.
+
+    Returns
+    -------
+    Network
+        Input ``(N, in_channels, L)`` for any ``L >= filter_width``; output ``(N, n_tasks)`` logits.
+    """
     conv = ConvBlock(in_channels, n_filters, filter_width, padding=padding, activation=activation)
     global_pool = GlobalPool(pool)
     head = nn.Sequential(

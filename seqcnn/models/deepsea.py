@@ -35,7 +35,34 @@ def deepsea(
     hidden: int = 925,
     activation: ActivationSpec = "relu",
 ) -> Network:
-    """DeepSEA: 320/480/960 filters of width 8, max-pool 4, dropout .2/.2/.5, dense 925, 919 outputs."""
+    """DeepSEA: 320/480/960 filters of width 8, max-pool 4, dropout .2/.2/.5, dense 925, 919 outputs.
+
+    Parameters
+    ----------
+    n_tasks
+        Outputs.
+    in_channels
+        Input channels (4 for DNA/RNA).
+    input_length
+        Input length L (the dense layer is sized for it).
+    channels
+        Filters of each convolution.
+    kernel_size
+        Width of every convolution.
+    pool_sizes
+        Max-pool size after each convolution (1: none).
+    dropouts
+        Dropout after each convolution.
+    hidden
+        Units of the dense layer.
+    activation
+        Activation name (``relu``, ``exp``, ``gelu``, ...), class or module.
+
+    Returns
+    -------
+    Network
+        Input ``(N, in_channels, input_length)``; output ``(N, n_tasks)`` logits.
+    """
     body = conv_stack(in_channels, channels, [kernel_size] * len(channels), pool_sizes=pool_sizes,
                       dropouts=dropouts, padding="valid", activation=activation)
     return Network.with_dense_head(body, n_tasks, in_channels=in_channels, input_size=input_length,

@@ -41,7 +41,36 @@ def koo_cnn(
     dropouts: Sequence[float] = (0.1, 0.1, 0.5),
     norm: str | None = "batch",
 ) -> Network:
-    """Koo & Eddy CNN-N: 30 filters of width 19, max-pool N, 128 filters of width 5, max-pool, dense 512."""
+    """Koo & Eddy CNN-N: 30 filters of width 19, max-pool N, 128 filters of width 5, max-pool, dense 512.
+
+    Parameters
+    ----------
+    n_tasks
+        Outputs.
+    in_channels
+        Input channels (4 for DNA/RNA).
+    input_length
+        Input length L (the dense layer is sized for it).
+    pool1
+        First max-pool size N (small N: distributed motif parts; large N: whole motifs).
+    pool2
+        Second max-pool size (default ``input_length // pool1 // 2``).
+    filters, kernel_sizes
+        Filters and widths of the two convolutions.
+    first_activation
+        Activation of the first layer (``exp``: the exponential activation of Koo & Ploenzke 2021).
+    hidden
+        Units of the dense layer.
+    dropouts
+        Dropout after each convolution and the dense layer.
+    norm
+        ``batch`` normalisation or None.
+
+    Returns
+    -------
+    Network
+        Input ``(N, in_channels, input_length)``; output ``(N, n_tasks)`` logits.
+    """
     second_pool = max(1, input_length // pool1 // 2) if pool2 is None else pool2
     first = ConvBlock(in_channels, filters[0], kernel_sizes[0], norm=norm, activation=first_activation,
                       pool="max", pool_size=pool1, dropout=dropouts[0])

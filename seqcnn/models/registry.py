@@ -49,7 +49,36 @@ def register_model(
     output: str = "tasks",
     description: str = "",
 ) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
-    """Decorator registering a builder whose arguments are all keyword-only."""
+    """Register a model builder under ``name`` (a decorator).
+
+    Parameters
+    ----------
+    name
+        Registered name, used by :func:`build_model`, configs and model files.
+    dims
+        1 for sequence models ``(N, 4, L)``, 2 for image models ``(N, C, H, W)``.
+    small
+        Keyword arguments of a small instance, for tests and ``seqcnn models``.
+    example_input
+        Shape of one example input without the batch axis.
+    output
+        ``tasks`` (``(N, T)``), ``profile`` (a dict of named heads), ``pixels`` (per-pixel classes)
+        or ``image`` (a reconstruction).
+    description
+        One line for ``seqcnn models`` (default: the builder docstring's first line).
+
+    Returns
+    -------
+    Callable
+        The decorator; it returns the builder unchanged.
+
+    Raises
+    ------
+    TypeError
+        A builder with positional arguments.
+    ValueError
+        A name registered twice.
+    """
 
     def decorate(builder: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
         params = inspect.signature(builder).parameters.values()
@@ -71,7 +100,23 @@ def _suggest(word: str, choices: list[str]) -> str:
 
 
 def get_spec(name: str) -> ModelSpec:
-    """The ModelSpec of ``name``; ``ConfigError`` listing the known names otherwise."""
+    """What the registry knows about ``name``.
+
+    Parameters
+    ----------
+    name
+        A registered model name.
+
+    Returns
+    -------
+    ModelSpec
+        Builder, dimensions, small arguments, example input shape, output kind and description.
+
+    Raises
+    ------
+    ConfigError
+        An unknown name (listing the known ones, with a did-you-mean suggestion).
+    """
     _load_families()
     if name not in _REGISTRY:
         known = sorted(_REGISTRY)
@@ -80,7 +125,26 @@ def get_spec(name: str) -> ModelSpec:
 
 
 def build_model(name: str, **kwargs: Any) -> nn.Module:
-    """Build registered model ``name`` with keyword arguments, checking every argument name."""
+    """Build a registered model.
+
+    Parameters
+    ----------
+    name
+        Registered name (see :func:`list_models`).
+    **kwargs
+        Keyword arguments of its builder (``seqcnn summary NAME`` lists them).
+
+    Returns
+    -------
+    torch.nn.Module
+        A freshly initialised model: sequence models take ``(N, 4, L)`` and return ``(N, T)`` (profile
+        models a dict of named outputs); image models take ``(N, C, H, W)``.
+
+    Raises
+    ------
+    ConfigError
+        An unknown name or argument (listing the known ones), or a builder that rejects a value.
+    """
     spec = get_spec(name)
     valid = spec.parameters
     for key in kwargs:
@@ -96,7 +160,18 @@ def build_model(name: str, **kwargs: Any) -> nn.Module:
 
 
 def list_models(dims: int | None = None) -> list[str]:
-    """Names of all registered models, optionally only 1D or only 2D ones."""
+    """Names of the registered models.
+
+    Parameters
+    ----------
+    dims
+        1 for sequence models only, 2 for image models only, None for all.
+
+    Returns
+    -------
+    list of str
+        Sorted names.
+    """
     _load_families()
     return sorted(n for n, s in _REGISTRY.items() if dims is None or s.dims == dims)
 

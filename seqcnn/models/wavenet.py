@@ -43,7 +43,42 @@ def wavenet(
     head: str = "pool",
     pool: str = "avg",
 ) -> Network:
-    """WaveNet: causal dilated stack (kernel 2, dilations 1..512 x blocks), gated, residual + skip."""
+    """WaveNet: causal dilated stack (kernel 2, dilations 1..512 x blocks), gated, residual + skip.
+
+    Parameters
+    ----------
+    n_tasks
+        Outputs.
+    in_channels
+        Input channels (4 for DNA/RNA).
+    channels
+        Residual channels.
+    gate_channels
+        Channels of the gated activation (default ``channels``).
+    skip_channels, head_channels
+        Channels of the summed skip outputs and of the head's 1x1 convolution.
+    kernel_size
+        Width of the causal convolutions.
+    blocks
+        Repeats of the dilations 1, 2, ..., ``max_dilation``.
+    max_dilation
+        Largest dilation (a power of 2).
+    head
+        ``pool`` (global pooling, output ``(N, n_tasks)``) or ``position`` (per-position causal
+        logits ``(N, n_tasks, L)``).
+    pool
+        Global pooling of the ``pool`` head: ``avg``, ``max`` or ``maxavg``.
+
+    Returns
+    -------
+    Network
+        Input ``(N, in_channels, L)``, any L.
+
+    Raises
+    ------
+    ValueError
+        An unknown head.
+    """
     body = nn.Sequential(
         ConvBlock(in_channels, channels, kernel_size, padding="causal", activation=None),
         WaveNetStack(channels, skip_channels, dilations=wavenet_dilations(blocks, max_dilation),

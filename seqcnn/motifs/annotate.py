@@ -20,10 +20,11 @@ import numpy as np
 import pandas as pd
 from scipy.stats import false_discovery_control
 
-from seqcnn.errors import InputError
+from seqcnn.errors import ConfigError, InputError
 from seqcnn.motifs.pwm import information_content, trim_bounds
 
 if TYPE_CHECKING:
+    from seqcnn.motifs.extract import FilterMotif
     from seqcnn.seq.meme import Motif
 
 MATCH_COLUMNS = ["query", "rank", "target_id", "target_name", "offset", "orientation", "overlap",
@@ -32,7 +33,13 @@ _notice_shown = False
 
 
 def numba_cache_dir() -> Path:
-    """Where numba's compiled memelite kernels live when memelite's own folder is read-only."""
+    """Where numba's compiled memelite kernels live when memelite's own folder is read-only.
+
+    Returns
+    -------
+    Path
+        ``$XDG_CACHE_HOME/seqcnn/numba`` (``~/.cache`` when unset).
+    """
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "seqcnn" / "numba"
 
@@ -79,11 +86,26 @@ def _tomtom():
 
 
 def compare(queries: Sequence[np.ndarray], targets: Sequence[np.ndarray]) -> dict[str, np.ndarray]:
-    """TomTom every query ``(L, 4)`` against every target ``(L', 4)``, both strands.
+    """TomTom every query against every target, both strands.
 
-    Returns arrays ``(Q, T)``: ``p_value``, ``offset`` (target position facing the query's first position,
-    in the target's matched orientation), ``overlap``, ``strand`` (1 where the query matches the target's
-    reverse complement).
+    Parameters
+    ----------
+    queries
+        ``(L, 4)`` probability matrices.
+    targets
+        ``(L', 4)`` probability matrices.
+
+    Returns
+    -------
+    dict[str, np.ndarray]
+        ``(Q, T)`` arrays: ``p_value``, ``offset`` (target position facing the query's first
+        position, in the target's matched orientation), ``overlap``, ``strand`` (1 where the query
+        matches the target's reverse complement).
+
+    Raises
+    ------
+    InputError
+        No queries or no targets, or memelite missing.
     """
     if len(queries) == 0 or len(targets) == 0:
         raise InputError("TomTom needs at least one query and one target motif")
@@ -96,7 +118,18 @@ def compare(queries: Sequence[np.ndarray], targets: Sequence[np.ndarray]) -> dic
 
 
 def q_values(p_values: np.ndarray) -> np.ndarray:
-    """Benjamini-Hochberg q-values of each row of ``p_values`` ``(Q, T)`` over its targets."""
+    """Benjamini-Hochberg q-values of each query's p-values over its targets.
+
+    Parameters
+    ----------
+    p_values
+        ``(Q, T)``; NaN counts as 1.
+
+    Returns
+    -------
+    np.ndarray
+        ``(Q, T)`` q-values.
+    """
     p = np.clip(np.nan_to_num(np.asarray(p_values, dtype=np.float64), nan=1.0), 0.0, 1.0)
     return np.vstack([false_discovery_control(row, method="bh") for row in p]) if p.size else p
 
@@ -105,9 +138,25 @@ def tomtom_table(
     queries: Sequence[np.ndarray], targets: Sequence[np.ndarray], *, query_names: Sequence[str],
     target_ids: Sequence[str], target_names: Sequence[str], n_best: int = 5,
 ) -> pd.DataFrame:
-    """The ``n_best`` matches of each query by p-value, as a table with ``MATCH_COLUMNS``.
+    """The best matches of each query by p-value, as a table.
 
     E-value = p-value x number of targets (as MEME's Tomtom); q-value by Benjamini-Hochberg over targets.
+
+    Parameters
+    ----------
+    queries, targets
+        ``(L, 4)`` probability matrices.
+    query_names
+        One name per query.
+    target_ids, target_names
+        One identifier and name per target.
+    n_best
+        Matches kept per query.
+
+    Returns
+    -------
+    pd.DataFrame
+        ``MATCH_COLUMNS``, ``n_best`` rows per query by rank.
     """
     res = compare(queries, targets)
     p = res["p_value"]
@@ -123,14 +172,39 @@ def tomtom_table(
     return pd.DataFrame(rows, columns=MATCH_COLUMNS)
 
 
-def annotate(motifs: Sequence[Motif], targets: Sequence[Motif], *, n_best: int = 5, trim_motifs: bool = True,
-             min_informative: int = 3) -> pd.DataFrame:
-    """TomTom ``motifs`` against ``targets`` (e.g. ``load_targets()``): ``tomtom_table`` rows.
+def annotate(motifs: Sequence[Motif | FilterMotif], targets: Sequence[Motif], *, n_best: int = 5,
+             trim_motifs: bool = True, min_informative: int = 3) -> pd.DataFrame:
+    """TomTom ``motifs`` against ``targets`` (e.g. :func:`load_targets`).
 
     Each query is first trimmed to its informative core (``pwm.trim``); a query with fewer than
     ``min_informative`` positions over 0.5 bits gets no rows, because TomTom's column distance lets a flat
     matrix "match" the flat spacers of gapped motifs with tiny p-values. Offsets are reported relative to
     the untrimmed query.
+
+    Parameters
+    ----------
+    motifs
+        Query motifs: anything with ``id``, ``name`` and an ``(L, 4)`` ``pwm``, e.g. ``Motif`` from a
+        MEME file or the ``FilterMotif`` list of ``extract_filter_motifs`` (named by ``id``, else
+        ``name``).
+    targets
+        Target motifs (``Motif``).
+    n_best
+        Matches kept per query, by p-value.
+    trim_motifs
+        Trim each query to its informative core first.
+    min_informative
+        Queries with fewer positions over 0.5 bits get no rows.
+
+    Returns
+    -------
+    pd.DataFrame
+        ``MATCH_COLUMNS`` rows (:func:`tomtom_table`).
+
+    Raises
+    ------
+    InputError
+        No target motifs, or memelite missing.
     """
     kept, cores, starts = [], [], []
     for m in motifs:
@@ -149,15 +223,30 @@ def annotate(motifs: Sequence[Motif], targets: Sequence[Motif], *, n_best: int =
     return table
 
 
-def _motif_id(motif: Motif) -> str:
-    """A motif's MEME identifier (a JASPAR matrix id), or its name when it has none."""
-    return str(motif.id or motif.name)
+def _motif_id(motif: Motif | FilterMotif) -> str:
+    """A motif's identifier (a JASPAR matrix id, ``filterK``), or its name when it has none."""
+    return str(getattr(motif, "id", None) or motif.name)
 
 
 @functools.lru_cache(maxsize=8)
 def jaspar_targets(collection: str = "CORE", tax_group: str | None = "vertebrates",
                    release: str = "JASPAR2026") -> tuple[Motif, ...]:
-    """JASPAR matrices from pyjaspar's bundled database (offline), cached per process."""
+    """JASPAR matrices from pyjaspar's bundled database (offline), cached per process.
+
+    Parameters
+    ----------
+    collection
+        JASPAR collection (``CORE``, ``UNVALIDATED``, ...).
+    tax_group
+        Taxonomic group (None: all).
+    release
+        Release bundled with pyjaspar.
+
+    Returns
+    -------
+    tuple[Motif, ...]
+        The matrices.
+    """
     from seqcnn.seq.jaspar import jaspar_motifs
 
     return tuple(jaspar_motifs(None, collection=collection, tax_group=tax_group, release=release))
@@ -165,7 +254,25 @@ def jaspar_targets(collection: str = "CORE", tax_group: str | None = "vertebrate
 
 def load_targets(source: str | Path | None = None, *, collection: str = "CORE",
                  tax_group: str | None = "vertebrates", release: str = "JASPAR2026") -> list[Motif]:
-    """Target motifs: JASPAR (``source`` None or "jaspar") or the motifs of a MEME file."""
+    """Target motifs to annotate against.
+
+    Parameters
+    ----------
+    source
+        None or ``"jaspar"`` for JASPAR, else a MEME file.
+    collection, tax_group, release
+        Which JASPAR matrices (:func:`jaspar_targets`).
+
+    Returns
+    -------
+    list[Motif]
+        The motifs.
+
+    Raises
+    ------
+    InputError
+        No motifs, or an unreadable MEME file.
+    """
     if source is None or str(source).lower() == "jaspar":
         targets = list(jaspar_targets(collection, tax_group, release))
     else:
@@ -178,5 +285,64 @@ def load_targets(source: str | Path | None = None, *, collection: str = "CORE",
 
 
 def best_matches(table: pd.DataFrame) -> pd.DataFrame:
-    """The rank-1 row of each query in a ``tomtom_table``, indexed by query."""
+    """The rank-1 row of each query in a match table.
+
+    Parameters
+    ----------
+    table
+        A :func:`tomtom_table` or :func:`annotate` result (``MATCH_COLUMNS``).
+
+    Returns
+    -------
+    pd.DataFrame
+        The rank-1 rows, indexed by query.
+    """
     return table[table["rank"] == 1].set_index("query")
+
+
+BEST_MATCH_FIELDS = ("id", "name", "orientation", "offset", "p_value", "e_value", "q_value")
+"""The ``match_*`` columns :func:`best_match_columns` can give, in their usual order."""
+_TEXT_FIELDS = {"id": "target_id", "name": "target_name", "orientation": "orientation"}
+
+
+def best_match_columns(matches: pd.DataFrame, queries: Sequence[str],
+                       fields: Sequence[str] = BEST_MATCH_FIELDS) -> list[dict[str, object]]:
+    """The ``match_*`` columns of each query's best match, for a summary table.
+
+    Parameters
+    ----------
+    matches
+        A match table (``MATCH_COLUMNS``).
+    queries
+        Query names, one row each, in this order.
+    fields
+        Which of ``BEST_MATCH_FIELDS`` to give, as columns ``match_<field>``.
+
+    Returns
+    -------
+    list[dict[str, object]]
+        One dict per query: ``match_<field>`` values of its rank-1 match; None (text and offset) or
+        NaN (p-, e- and q-values) for a query without matches.
+
+    Raises
+    ------
+    ConfigError
+        An unknown field.
+    """
+    unknown = sorted(set(fields) - set(BEST_MATCH_FIELDS))
+    if unknown:
+        raise ConfigError(f"unknown match field(s) {', '.join(unknown)}; use {', '.join(BEST_MATCH_FIELDS)}")
+    best = best_matches(matches)
+    rows = []
+    for query in queries:
+        hit = best.loc[query] if query in best.index else None
+        rows.append({f"match_{field}": _match_value(hit, field) for field in fields})
+    return rows
+
+
+def _match_value(hit: pd.Series | None, field: str) -> object:
+    if field in _TEXT_FIELDS:
+        return None if hit is None else hit[_TEXT_FIELDS[field]]
+    if field == "offset":
+        return None if hit is None else int(hit["offset"])
+    return np.nan if hit is None else float(hit[field])

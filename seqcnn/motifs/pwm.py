@@ -29,7 +29,22 @@ _BASES = "ACGT"
 def as_pwm(matrix: np.ndarray, *, name: str = "motif") -> np.ndarray:
     """Validate an ``(L, 4)`` matrix of non-negative values and normalise each row to sum 1.
 
-    Raises InputError for a wrong shape, negative or non-finite values, or an all-zero row.
+    Parameters
+    ----------
+    matrix
+        ``(L, 4)`` counts or probabilities.
+    name
+        The motif's name, for error messages.
+
+    Returns
+    -------
+    np.ndarray
+        ``(L, 4)`` float64 probabilities.
+
+    Raises
+    ------
+    InputError
+        A wrong shape, negative or non-finite values, or an all-zero row.
     """
     pwm = np.asarray(matrix, dtype=np.float64)
     if pwm.ndim != 2 or pwm.shape[1] != 4 or pwm.shape[0] == 0:
@@ -43,15 +58,45 @@ def as_pwm(matrix: np.ndarray, *, name: str = "motif") -> np.ndarray:
 
 
 def counts_to_pwm(counts: np.ndarray, pseudocount: float = 0.1) -> np.ndarray:
-    """Base counts ``(L, 4)`` plus ``pseudocount`` per cell, normalised to probabilities ``(L, 4)``."""
+    """Base counts plus ``pseudocount`` per cell, normalised to probabilities.
+
+    Parameters
+    ----------
+    counts
+        ``(L, 4)`` base counts.
+    pseudocount
+        Added to every cell.
+
+    Returns
+    -------
+    np.ndarray
+        ``(L, 4)`` probabilities.
+
+    Raises
+    ------
+    InputError
+        A wrong shape or negative counts.
+    """
     counts = np.asarray(counts, dtype=np.float64)
     return as_pwm(counts + pseudocount)
 
 
 def information_content(pwm: np.ndarray, background: np.ndarray = UNIFORM) -> np.ndarray:
-    """Information content in bits per position, ``sum_b p_b log2(p_b / q_b)``: shape ``(L,)``.
+    """Information content in bits per position, ``sum_b p_b log2(p_b / q_b)``.
 
     A uniform row has 0 bits, a one-hot row 2 bits (uniform background).
+
+    Parameters
+    ----------
+    pwm
+        ``(L, 4)`` probabilities.
+    background
+        ``(4,)`` background probabilities ``q``.
+
+    Returns
+    -------
+    np.ndarray
+        ``(L,)`` bits.
     """
     p = np.asarray(pwm, dtype=np.float64)
     q = np.asarray(background, dtype=np.float64)
@@ -61,13 +106,40 @@ def information_content(pwm: np.ndarray, background: np.ndarray = UNIFORM) -> np
 
 
 def total_information(pwm: np.ndarray, background: np.ndarray = UNIFORM) -> float:
-    """Sum of the per-position information content, in bits."""
+    """Sum of the per-position information content.
+
+    Parameters
+    ----------
+    pwm
+        ``(L, 4)`` probabilities.
+    background
+        ``(4,)`` background probabilities.
+
+    Returns
+    -------
+    float
+        Bits.
+    """
     return float(information_content(pwm, background).sum())
 
 
 def trim_bounds(pwm: np.ndarray, *, threshold: float = 0.5, pad: int = 1) -> tuple[int, int]:
-    """Half-open ``(start, end)`` of the informative core: positions over ``threshold`` bits, ``pad`` more
-    on each side (clipped). A matrix with no position over the threshold is kept whole."""
+    """Bounds of the informative core: positions over ``threshold`` bits, ``pad`` more on each side.
+
+    Parameters
+    ----------
+    pwm
+        ``(L, 4)`` probabilities.
+    threshold
+        Bits a core position must exceed.
+    pad
+        Positions added on each side (clipped to the matrix).
+
+    Returns
+    -------
+    tuple[int, int]
+        Half-open ``(start, end)``; ``(0, L)`` when no position is over the threshold.
+    """
     ic = information_content(pwm)
     strong = np.flatnonzero(ic > threshold)
     if strong.size == 0:
@@ -76,13 +148,37 @@ def trim_bounds(pwm: np.ndarray, *, threshold: float = 0.5, pad: int = 1) -> tup
 
 
 def trim(pwm: np.ndarray, *, threshold: float = 0.5, pad: int = 1) -> np.ndarray:
-    """The informative core of ``pwm`` (see ``trim_bounds``): shape ``(L', 4)``."""
+    """The informative core of ``pwm`` (:func:`trim_bounds`).
+
+    Parameters
+    ----------
+    pwm
+        ``(L, 4)`` probabilities.
+    threshold, pad
+        As for :func:`trim_bounds`.
+
+    Returns
+    -------
+    np.ndarray
+        ``(L', 4)``.
+    """
     start, end = trim_bounds(pwm, threshold=threshold, pad=pad)
     return np.asarray(pwm)[start:end]
 
 
 def reverse_complement(pwm: np.ndarray) -> np.ndarray:
-    """Reverse complement of an ``(L, 4)`` ACGT matrix: rows reversed, A<->T and C<->G swapped."""
+    """Reverse complement of an ACGT matrix: rows reversed, A<->T and C<->G swapped.
+
+    Parameters
+    ----------
+    pwm
+        ``(L, 4)`` matrix.
+
+    Returns
+    -------
+    np.ndarray
+        ``(L, 4)``, contiguous.
+    """
     return np.ascontiguousarray(np.asarray(pwm)[::-1, ::-1])
 
 
@@ -91,6 +187,16 @@ def consensus(pwm: np.ndarray) -> str:
 
     A base when its probability is over 0.5 and over twice the second's; else the two-base code when
     the top two together are over 0.75; else N.
+
+    Parameters
+    ----------
+    pwm
+        ``(L, 4)`` probabilities.
+
+    Returns
+    -------
+    str
+        ``L`` IUPAC letters.
     """
     letters = []
     for row in np.asarray(pwm, dtype=np.float64):
@@ -109,8 +215,24 @@ def kernel_pwm(weight: np.ndarray | torch.Tensor, *, beta: float = 1.0) -> np.nd
     """DeepBind-style probability matrix of one first-layer kernel ``(4, K)`` -> ``(K, 4)``.
 
     Each position's weights are centred and exponentiated, ``p_b = exp(beta w_b) / sum_c exp(beta w_c)``
-    (a softmax over bases), so a kernel whose weights are log-odds gives back those odds. ``beta`` scales
-    the contrast for kernels trained with other activations.
+    (a softmax over bases), so a kernel whose weights are log-odds gives back those odds.
+
+    Parameters
+    ----------
+    weight
+        ``(4, K)`` kernel.
+    beta
+        Contrast scale, for kernels trained with other activations.
+
+    Returns
+    -------
+    np.ndarray
+        ``(K, 4)`` probabilities.
+
+    Raises
+    ------
+    InputError
+        A kernel that is not ``(4, K)``.
     """
     import torch
 
@@ -121,7 +243,25 @@ def kernel_pwm(weight: np.ndarray | torch.Tensor, *, beta: float = 1.0) -> np.nd
 
 
 def kernel_pwms(conv_weight: np.ndarray | torch.Tensor, *, beta: float = 1.0) -> list[np.ndarray]:
-    """``kernel_pwm`` of every filter of a first-layer weight ``(F, 4, K)``: F matrices ``(K, 4)``."""
+    """:func:`kernel_pwm` of every filter of a first-layer weight.
+
+    Parameters
+    ----------
+    conv_weight
+        ``(F, 4, K)`` weights.
+    beta
+        As for :func:`kernel_pwm`.
+
+    Returns
+    -------
+    list[np.ndarray]
+        ``F`` matrices ``(K, 4)``.
+
+    Raises
+    ------
+    InputError
+        Weights that are not ``(F, 4, K)``.
+    """
     import torch
 
     w = torch.as_tensor(conv_weight).detach()

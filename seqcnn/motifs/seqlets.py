@@ -23,14 +23,24 @@ import numpy as np
 import torch
 from torch import nn
 
+from seqcnn._common import as_onehot
 from seqcnn.errors import InputError
 from seqcnn.motifs.pwm import counts_to_pwm, trim_bounds
-from seqcnn.seq.encode import one_hot
 
 
 @dataclass
 class Seqlet:
-    """A high-importance window: sequence ``index``, half-open ``[start, end)``, summed ``importance``."""
+    """A high-importance window.
+
+    Attributes
+    ----------
+    index
+        The sequence it lies in.
+    start, end
+        Half-open bounds.
+    importance
+        Summed importance of its core window.
+    """
 
     index: int
     start: int
@@ -39,7 +49,25 @@ class Seqlet:
 
 
 def position_importance(attributions: np.ndarray, onehot: np.ndarray) -> np.ndarray:
-    """Attribution on the observed base: ``(N, 4, L)`` maps and one-hot -> ``(N, L)``."""
+    """Attribution on the observed base.
+
+    Parameters
+    ----------
+    attributions
+        ``(N, 4, L)`` maps.
+    onehot
+        ``(N, 4, L)`` one-hot sequences.
+
+    Returns
+    -------
+    np.ndarray
+        ``(N, L)``.
+
+    Raises
+    ------
+    InputError
+        Shapes that differ or are not ``(N, 4, L)``.
+    """
     a, x = np.asarray(attributions, dtype=np.float64), np.asarray(onehot, dtype=np.float64)
     if a.shape != x.shape or a.ndim != 3 or a.shape[1] != 4:
         raise InputError(f"attributions {a.shape} and one-hot {x.shape} must both be (N, 4, L)")
@@ -48,8 +76,31 @@ def position_importance(attributions: np.ndarray, onehot: np.ndarray) -> np.ndar
 
 def find_seqlets(importance: np.ndarray, *, width: int = 10, flank: int = 3, threshold: float = 3.0,
                  max_per_sequence: int = 5) -> list[Seqlet]:
-    """Greedy non-overlapping windows of ``width`` whose importance sum is over ``threshold`` robust SDs
-    above the median window sum; each widened by ``flank``. ``importance`` is ``(N, L)``."""
+    """Greedy non-overlapping windows whose importance sum stands out.
+
+    Parameters
+    ----------
+    importance
+        ``(N, L)`` per-position importance.
+    width
+        Core window width.
+    flank
+        Bases added each side (shifted inward at sequence ends).
+    threshold
+        Robust standard deviations (1.4826 x MAD) above the median window sum.
+    max_per_sequence
+        At most this many seqlets per sequence.
+
+    Returns
+    -------
+    list[Seqlet]
+        By decreasing importance.
+
+    Raises
+    ------
+    InputError
+        ``importance`` not ``(N, L)`` with ``L >= width``.
+    """
     imp = np.asarray(importance, dtype=np.float64)
     if imp.ndim != 2 or imp.shape[1] < width:
         raise InputError(f"importance must be (N, L) with L >= width {width}, got {imp.shape}")
@@ -73,14 +124,37 @@ def find_seqlets(importance: np.ndarray, *, width: int = 10, flank: int = 3, thr
 
 @dataclass
 class SeqletMotif:
-    """A cluster of aligned seqlets: base ``counts`` ``(K, 4)``, contribution matrix ``cwm`` ``(K, 4)``."""
+    """A cluster of aligned seqlets.
+
+    Attributes
+    ----------
+    counts
+        ``(K, 4)`` base counts.
+    cwm
+        ``(K, 4)`` mean contribution matrix.
+    n_seqlets
+        Members.
+    """
 
     counts: np.ndarray
     cwm: np.ndarray
     n_seqlets: int
 
     def pwm(self, pseudocount: float = 0.1, *, trimmed: bool = True) -> np.ndarray:
-        """Probability matrix ``(K', 4)``; trimmed to its informative core unless ``trimmed=False``."""
+        """The cluster's probability matrix.
+
+        Parameters
+        ----------
+        pseudocount
+            Added to every count.
+        trimmed
+            Trim to the informative core.
+
+        Returns
+        -------
+        np.ndarray
+            ``(K', 4)``.
+        """
         pwm = counts_to_pwm(self.counts, pseudocount)
         start, end = trim_bounds(pwm) if trimmed else (0, len(pwm))
         return pwm[start:end]
@@ -116,7 +190,28 @@ def _shifted(matrix: np.ndarray, shift: int) -> np.ndarray:
 def cluster_seqlets(seqlets: list[Seqlet], attributions: np.ndarray, onehot: np.ndarray, *,
                     min_similarity: float = 0.7, max_shift: int = 4, min_seqlets: int = 10,
                     max_clusters: int = 50) -> list[SeqletMotif]:
-    """Greedy clustering of equal-width seqlets by contribution-matrix similarity (module docstring)."""
+    """Greedy clustering of equal-width seqlets by contribution-matrix similarity (module docstring).
+
+    Parameters
+    ----------
+    seqlets
+        From :func:`find_seqlets`.
+    attributions, onehot
+        ``(N, 4, L)`` maps and sequences they were found in.
+    min_similarity
+        Cosine similarity needed to join a cluster.
+    max_shift
+        Offsets tried when aligning.
+    min_seqlets
+        Clusters with fewer members are dropped.
+    max_clusters
+        At most this many clusters are started.
+
+    Returns
+    -------
+    list[SeqletMotif]
+        By decreasing size.
+    """
     x = np.asarray(onehot, dtype=np.float64)
     a = np.asarray(attributions, dtype=np.float64) * x
     widths = {s.end - s.start for s in seqlets}
@@ -144,7 +239,22 @@ def cluster_seqlets(seqlets: list[Seqlet], attributions: np.ndarray, onehot: np.
 def seqlet_motifs(attributions: np.ndarray, onehot: np.ndarray, *, width: int = 10, flank: int = 3,
                   threshold: float = 3.0, min_similarity: float = 0.7, min_seqlets: int = 10,
                   ) -> list[SeqletMotif]:
-    """Seqlets of attribution maps ``(N, 4, L)`` over one-hot ``(N, 4, L)``, clustered into motifs."""
+    """Seqlets of attribution maps, clustered into motifs.
+
+    Parameters
+    ----------
+    attributions, onehot
+        ``(N, 4, L)`` maps and sequences.
+    width, flank, threshold
+        As for :func:`find_seqlets`.
+    min_similarity, min_seqlets
+        As for :func:`cluster_seqlets`.
+
+    Returns
+    -------
+    list[SeqletMotif]
+        By decreasing size.
+    """
     importance = position_importance(attributions, onehot)
     seqlets = find_seqlets(importance, width=width, flank=flank, threshold=threshold)
     return cluster_seqlets(seqlets, attributions, onehot, min_similarity=min_similarity,
@@ -154,14 +264,28 @@ def seqlet_motifs(attributions: np.ndarray, onehot: np.ndarray, *, width: int = 
 def ism_contributions(model: nn.Module, seqs: Sequence[str] | np.ndarray, *, batch_size: int | None = None,
                       device: torch.device | str | None = None,
                       progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """One-hot ``(N, 4, L)`` and ISM contributions ``(N, 4, L)`` of equal-length ``seqs``.
+    """ISM contributions of the observed bases, for the sequence's top-scoring task.
 
     The contribution of the observed base is the mean loss of score of the sequence's top-scoring task
-    when that base is substituted (``seqcnn.interpret.ism.mutagenesis``); other bases get 0.
-    """
-    from seqcnn.interpret.ism.mutagenesis import ism
+    when that base is substituted (``seqcnn.interpret.ism.ism``); other bases get 0.
 
-    x = one_hot(list(seqs)) if len(seqs) and isinstance(seqs[0], str) else np.asarray(seqs, np.float32)
+    Parameters
+    ----------
+    model
+        A model with ``(N, T)`` outputs; given back as it was.
+    seqs
+        Equal-length strings or one-hot ``(N, 4, L)``.
+    batch_size, device, progress
+        As for ``seqcnn.interpret.ism.ism``.
+
+    Returns
+    -------
+    tuple[np.ndarray, np.ndarray]
+        One-hot ``(N, 4, L)`` float32 and contributions ``(N, 4, L)``.
+    """
+    from seqcnn.interpret.ism import ism
+
+    x = as_onehot(seqs).numpy()
     result = ism(model, x, batch_size=batch_size, device=device, progress=progress)
     task = result.reference.argmax(axis=1)
     delta = result.delta[np.arange(len(x)), :, :, task]  # (N, 4, L)

@@ -63,24 +63,71 @@ _SORT_JS = """
 
 
 def escape(text: object) -> str:
-    """HTML-escape ``str(text)`` (quotes included)."""
+    """HTML-escape ``str(text)`` (quotes included).
+
+    Parameters
+    ----------
+    text
+        Anything.
+
+    Returns
+    -------
+    str
+        Safe to insert into HTML text and attribute values.
+    """
     return html.escape(str(text), quote=True)
 
 
 def png_data_uri(png: bytes) -> str:
-    """A ``data:image/png;base64,...`` URI of PNG bytes."""
+    """A ``data:image/png;base64,...`` URI of PNG bytes.
+
+    Parameters
+    ----------
+    png
+        The PNG file's contents.
+
+    Returns
+    -------
+    str
+        The URI.
+    """
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
 def img_tag(png: bytes, alt: str, *, title: str | None = None) -> str:
-    """An ``<img>`` with the PNG embedded (no file beside the report needed)."""
+    """An ``<img>`` with the PNG embedded (no file beside the report needed).
+
+    Parameters
+    ----------
+    png
+        The PNG file's contents.
+    alt
+        Alternative text.
+    title
+        Tooltip.
+
+    Returns
+    -------
+    str
+        The element.
+    """
     tip = f' title="{escape(title)}"' if title else ""
     return f'<img src="{png_data_uri(png)}" alt="{escape(alt)}"{tip}>'
 
 
 @dataclass
 class Cell:
-    """A table cell: ``html`` is inserted as is (escape text yourself), ``sort`` is its sort key."""
+    """A table cell.
+
+    Attributes
+    ----------
+    html
+        Inserted as is (escape text yourself).
+    sort
+        Its sort key (default: its text).
+    numeric
+        Right-aligned.
+    """
 
     html: str
     sort: str | float | None = None
@@ -88,7 +135,18 @@ class Cell:
 
 
 def text_cell(value: object) -> Cell:
-    """A cell showing ``value`` escaped; numbers are right-aligned, shown with 3 significant digits."""
+    """A cell showing ``value`` escaped.
+
+    Parameters
+    ----------
+    value
+        Text, an int, or a float (3 significant digits; NaN shows empty); None shows empty.
+
+    Returns
+    -------
+    Cell
+        Numbers right-aligned and sorted numerically.
+    """
     if isinstance(value, float):
         shown = "" if value != value else f"{value:.3g}"  # NaN shows empty
         return Cell(escape(shown), sort="" if value != value else repr(value), numeric=True)
@@ -98,7 +156,22 @@ def text_cell(value: object) -> Cell:
 
 
 def sortable_table(headers: Sequence[str], rows: Sequence[Sequence[Cell]], *, table_id: str) -> str:
-    """A ``<table class="sortable">``: click a header to sort by that column."""
+    """A ``<table class="sortable">``: click a header to sort by that column.
+
+    Parameters
+    ----------
+    headers
+        Column headings.
+    rows
+        Cells of each row.
+    table_id
+        The element's id.
+
+    Returns
+    -------
+    str
+        The table's HTML.
+    """
     head = "".join(f"<th>{escape(h)}</th>" for h in headers)
     body = []
     for row in rows:
@@ -114,7 +187,20 @@ def sortable_table(headers: Sequence[str], rows: Sequence[Sequence[Cell]], *, ta
 
 
 def page(title: str, sections: Sequence[str]) -> str:
-    """A complete HTML document with inline CSS and the sortable-table script."""
+    """A complete HTML document with inline CSS and the sortable-table script.
+
+    Parameters
+    ----------
+    title
+        Page title and heading.
+    sections
+        HTML fragments, in order.
+
+    Returns
+    -------
+    str
+        The document.
+    """
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
             f"<title>{escape(title)}</title>"
@@ -123,12 +209,38 @@ def page(title: str, sections: Sequence[str]) -> str:
 
 
 def section(heading: str, *parts: str) -> str:
-    """An ``<h2>`` section holding the given HTML fragments."""
+    """An ``<h2>`` section holding the given HTML fragments.
+
+    Parameters
+    ----------
+    heading
+        The section's heading.
+    *parts
+        HTML fragments.
+
+    Returns
+    -------
+    str
+        The section's HTML.
+    """
     return f"<section><h2>{escape(heading)}</h2>{''.join(parts)}</section>"
 
 
 def write_html(document: str, path: str | Path) -> Path:
-    """Write ``document`` to ``path`` atomically (UTF-8)."""
+    """Write ``document`` to ``path`` atomically (UTF-8).
+
+    Parameters
+    ----------
+    document
+        The HTML.
+    path
+        Where to write it.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
     with atomic_open(path, "w", encoding="utf-8") as handle:
         handle.write(document)
     return Path(path)
@@ -162,7 +274,33 @@ def render_motif_report(
 ) -> str:
     """The motif report page: summary, sortable motif table, influence chart and example mutation maps.
 
-    ``table`` is ``seqcnn.workflows.motif_report.summary_table``; logos are PNG bytes keyed by filter name.
+    Parameters
+    ----------
+    table
+        One row per filter (``filter``, ``consensus``, ``information_content``, ``sites``,
+        ``influence``, ``top_task``, ``top_task_influence``, ``match_id``, ``match_name``,
+        ``match_orientation``, ``match_q_value``).
+    logos
+        PNG logos keyed by filter name.
+    match_logos
+        PNG logos of each filter's best match, keyed by filter name.
+    influence
+        PNG bar chart of filter influence, or None.
+    maps
+        ``(label, PNG)`` example mutation maps.
+    info
+        Facts listed in the summary.
+    maps_note
+        Shown when there are no maps.
+    q_threshold
+        q-value under which a filter counts as matched.
+    extra_sections
+        HTML sections inserted after the filter table.
+
+    Returns
+    -------
+    str
+        The document.
     """
     matched = int((table["match_q_value"] < q_threshold).sum())
     facts = "".join(f"<li>{escape(k)}: {escape(v)}</li>" for k, v in info.items())
@@ -192,7 +330,23 @@ def render_motif_report(
 
 def attribution_section(table: pd.DataFrame, logos: dict[str, bytes], match_logos: dict[str, bytes], *,
                         n_sequences: int) -> str:
-    """Section of seqlet motifs from ISM maps: ``table`` is ``motif_report.attribution_table``."""
+    """Section of seqlet motifs from ISM maps.
+
+    Parameters
+    ----------
+    table
+        One row per seqlet motif (``motif``, ``consensus``, ``seqlets``, ``match_id``, ``match_name``,
+        ``match_q_value``).
+    logos, match_logos
+        PNG logos of each motif and of its best match, keyed by motif name.
+    n_sequences
+        Sequences the seqlets came from.
+
+    Returns
+    -------
+    str
+        The section's HTML.
+    """
     rows = []
     for rec in table.itertuples(index=False):
         own, match = logos.get(rec.motif), match_logos.get(rec.motif)

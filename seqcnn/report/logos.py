@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -23,21 +24,49 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from seqcnn.io.atomic import atomic_path
-from seqcnn.motifs.pwm import as_pwm, information_content
+from seqcnn.motifs.pwm import as_pwm, information_content, reverse_complement
 from seqcnn.progress import progress_bar
 
 LOGOS_PER_WORKER = 12  # a worker starts in ~1.3 s (matplotlib, logomaker), about 4 logos' time
 
 
 def information_matrix(pwm: np.ndarray) -> pd.DataFrame:
-    """Letter heights in bits, ``p_b * IC`` per position: a DataFrame ``(L, 4)`` with columns A C G T."""
+    """Letter heights in bits, ``p_b * IC`` per position.
+
+    Parameters
+    ----------
+    pwm
+        ``(L, 4)`` probabilities (or counts).
+
+    Returns
+    -------
+    pd.DataFrame
+        ``(L, 4)`` with columns A C G T.
+    """
     p = as_pwm(pwm)
     return pd.DataFrame(p * information_content(p)[:, None], columns=list("ACGT"))
 
 
 def logo_figure(pwm: np.ndarray, *, title: str | None = None, height: float = 1.5,
                 width_per_position: float = 0.32) -> Figure:
-    """An information-scaled logo of ``pwm`` ``(L, 4)`` on a 0-2 bit axis."""
+    """An information-scaled logo on a 0-2 bit axis.
+
+    Parameters
+    ----------
+    pwm
+        ``(L, 4)`` probabilities.
+    title
+        Title above the logo.
+    height
+        Figure height in inches.
+    width_per_position
+        Inches per position.
+
+    Returns
+    -------
+    Figure
+        The logo.
+    """
     import logomaker
 
     heights = information_matrix(pwm)
@@ -59,14 +88,48 @@ def logo_figure(pwm: np.ndarray, *, title: str | None = None, height: float = 1.
 
 
 def logo_png(pwm: np.ndarray, *, title: str | None = None, dpi: int = 100, **kwargs) -> bytes:
-    """The logo of ``pwm`` ``(L, 4)`` as PNG bytes."""
+    """The logo of ``pwm`` as PNG bytes.
+
+    Parameters
+    ----------
+    pwm
+        ``(L, 4)`` probabilities.
+    title
+        Title above the logo.
+    dpi
+        Resolution.
+    **kwargs
+        Passed to :func:`logo_figure`.
+
+    Returns
+    -------
+    bytes
+        The PNG file's contents.
+    """
     buffer = io.BytesIO()
     logo_figure(pwm, title=title, **kwargs).savefig(buffer, format="png", dpi=dpi)
     return buffer.getvalue()
 
 
 def save_logo(pwm: np.ndarray, path: str | Path, *, title: str | None = None, dpi: int = 100) -> Path:
-    """Write the logo of ``pwm`` ``(L, 4)`` to ``path`` (PNG, atomically); returns the path."""
+    """Write the logo of ``pwm`` to ``path`` (PNG, atomically).
+
+    Parameters
+    ----------
+    pwm
+        ``(L, 4)`` probabilities.
+    path
+        The PNG file.
+    title
+        Title above the logo.
+    dpi
+        Resolution.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
     data = logo_png(pwm, title=title, dpi=dpi)
     with atomic_path(path) as tmp:
         Path(tmp).write_bytes(data)
@@ -79,6 +142,22 @@ def logo_pngs(jobs: Sequence[tuple[np.ndarray, str | None]], *, dpi: int = 100, 
 
     With enough logos (``LOGOS_PER_WORKER`` a worker) they are drawn by up to ``workers`` processes
     (default: one per usable CPU); otherwise, or where no process can be started, in this process.
+
+    Parameters
+    ----------
+    jobs
+        ``(pwm (L, 4), title)`` pairs.
+    dpi
+        Resolution.
+    workers
+        Most worker processes (None: one per usable CPU).
+    progress
+        Show a progress bar.
+
+    Returns
+    -------
+    list[bytes]
+        One PNG per job, in order.
     """
     tasks = [(pwm, title, dpi) for pwm, title in jobs]
     n_workers = min(workers or _usable_cpus(), len(tasks) // LOGOS_PER_WORKER)
@@ -107,3 +186,50 @@ def _start_context() -> multiprocessing.context.BaseContext:
     """A fresh-interpreter start method: forking a process that runs torch's thread pools can deadlock."""
     methods = multiprocessing.get_all_start_methods()
     return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+
+
+def motif_logo_pngs(
+    named_pwms: Sequence[tuple[str, np.ndarray]], matches: pd.DataFrame, targets: Sequence[Any], *,
+    progress: bool = False,
+) -> tuple[dict[str, bytes], dict[str, bytes]]:
+    """Logos of motifs and of their best matches, all drawn in one :func:`logo_pngs` call.
+
+    Parameters
+    ----------
+    named_pwms
+        ``(name, pwm (L, 4))`` of every motif.
+    matches
+        Their match table (``seqcnn.motifs.annotate.MATCH_COLUMNS``; queries named as in
+        ``named_pwms``).
+    targets
+        The target motifs the matches refer to (``id``, ``name``, ``pwm``).
+    progress
+        Show a progress bar.
+
+    Returns
+    -------
+    tuple[dict[str, bytes], dict[str, bytes]]
+        PNGs keyed ``NAME`` and ``NAME_rc`` (reverse complement) of every motif, and, keyed by motif
+        name, the logo of its best match in the orientation it matched.
+    """
+    from seqcnn.motifs.annotate import best_matches
+
+    jobs, own_keys = [], []
+    for name, pwm in named_pwms:
+        jobs += [(pwm, name), (reverse_complement(pwm), f"{name} (reverse complement)")]
+        own_keys += [name, f"{name}_rc"]
+    by_id = {str(t.id or t.name): t for t in targets}
+    best = best_matches(matches)
+    match_keys: dict[tuple[str, str], int] = {}  # (target, orientation) -> index into jobs
+    for _, hit in best.iterrows():
+        key = (hit.target_id, hit.orientation)
+        if key not in match_keys and hit.target_id in by_id:
+            pwm = by_id[hit.target_id].pwm
+            match_keys[key] = len(jobs)
+            jobs.append((reverse_complement(pwm) if hit.orientation == "-" else pwm,
+                         f"{hit.target_id} {hit.target_name} ({hit.orientation})"))
+    pngs = logo_pngs(jobs, progress=progress)
+    own = dict(zip(own_keys, pngs[:len(own_keys)], strict=True))
+    by_query = {name: pngs[match_keys[(hit.target_id, hit.orientation)]] for name, hit in best.iterrows()
+                if (hit.target_id, hit.orientation) in match_keys}
+    return own, by_query

@@ -34,7 +34,27 @@ ALPHABET = "ACGT"
 
 
 def save_figure(fig: Figure, path: str | Path, *, dpi: int = 150) -> Path:
-    """Write ``fig`` to ``path`` in the format its extension names (png, svg, pdf), atomically."""
+    """Write ``fig`` to ``path`` in the format its extension names (png, svg, pdf), atomically.
+
+    Parameters
+    ----------
+    fig
+        The figure.
+    path
+        The file; ``.png``, ``.svg`` or ``.pdf``.
+    dpi
+        Resolution (PNG).
+
+    Returns
+    -------
+    Path
+        ``path``.
+
+    Raises
+    ------
+    InputError
+        Another extension.
+    """
     path = Path(path)
     fmt = FORMATS.get(path.suffix.lower())
     if fmt is None:
@@ -69,7 +89,20 @@ def _bases(sequence: str | np.ndarray, length: int) -> np.ndarray:
 
 
 def logo_matrix(heights: np.ndarray, bases: np.ndarray) -> pd.DataFrame:
-    """(P, 4) letter heights: ``heights[p]`` on the reference base of position ``p``, 0 elsewhere."""
+    """Letter heights: ``heights[p]`` on the reference base of position ``p``, 0 elsewhere.
+
+    Parameters
+    ----------
+    heights
+        ``(P,)`` per-position heights.
+    bases
+        ``(P,)`` reference base index per position (-1 where unknown).
+
+    Returns
+    -------
+    pd.DataFrame
+        ``(P, 4)`` with columns A C G T.
+    """
     matrix = np.zeros((len(bases), len(ALPHABET)))
     known = bases >= 0
     matrix[np.flatnonzero(known), bases[known]] = np.asarray(heights)[known]
@@ -77,7 +110,20 @@ def logo_matrix(heights: np.ndarray, bases: np.ndarray) -> pd.DataFrame:
 
 
 def default_importance(delta: np.ndarray, bases: np.ndarray) -> np.ndarray:
-    """(P,) largest loss of score over the substitutions of each position (DeepBind's logo heights)."""
+    """Largest loss of score over the substitutions of each position (DeepBind's logo heights).
+
+    Parameters
+    ----------
+    delta
+        ``(4, P)`` score changes.
+    bases
+        ``(P,)`` reference base index per position (-1 where unknown).
+
+    Returns
+    -------
+    np.ndarray
+        ``(P,)``.
+    """
     loss = -np.asarray(delta, dtype=float)
     known = bases >= 0
     loss[bases[known], np.flatnonzero(known)] = -np.inf  # the reference base is no substitution
@@ -95,7 +141,33 @@ def _logo(ax: Any, matrix: pd.DataFrame) -> None:
 def mutation_map_figure(delta: np.ndarray, sequence: str | np.ndarray, *,
                         importance: np.ndarray | None = None, title: str | None = None, start: int = 0,
                         max_width: float = 30.0) -> Figure:
-    """DeepBind-style mutation map of ``delta`` (4, P) for ``sequence`` (str or one-hot (4, P))."""
+    """DeepBind-style mutation map: a logo of position importance over a heat map of score changes.
+
+    Parameters
+    ----------
+    delta
+        ``(4, P)`` score change of every substitution.
+    sequence
+        The reference: a string, one-hot ``(4, P)`` or base indices ``(P,)``.
+    importance
+        ``(P,)`` logo heights (default :func:`default_importance`).
+    title
+        Title.
+    start
+        Coordinate of the first position (tick labels).
+    max_width
+        Widest figure, in inches.
+
+    Returns
+    -------
+    Figure
+        The map.
+
+    Raises
+    ------
+    InputError
+        ``delta`` not ``(4, P)`` or a sequence of another length.
+    """
     delta = np.asarray(delta, dtype=float)
     if delta.ndim != 2 or delta.shape[0] != len(ALPHABET):
         raise InputError(f"mutation map needs a (4, P) array, got shape {delta.shape}")
@@ -128,13 +200,50 @@ def mutation_map_figure(delta: np.ndarray, sequence: str | np.ndarray, *,
 
 
 def plot_mutation_map(delta: np.ndarray, sequence: str | np.ndarray, path: str | Path, **kwargs: Any) -> Path:
-    """Write ``mutation_map_figure(delta, sequence, **kwargs)`` to ``path`` (png/svg/pdf)."""
+    """Write :func:`mutation_map_figure` to ``path`` (png/svg/pdf).
+
+    Parameters
+    ----------
+    delta, sequence
+        As for :func:`mutation_map_figure`.
+    path
+        The file.
+    **kwargs
+        Passed to :func:`mutation_map_figure`.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
     return save_figure(mutation_map_figure(delta, sequence, **kwargs), path)
 
 
 def attribution_logo_figure(contributions: np.ndarray, *, title: str | None = None, start: int = 0,
                             max_width: float = 30.0) -> Figure:
-    """Logo of signed per-base contributions ``(4, L)`` (e.g. ``Attribution.actual[i]``)."""
+    """Logo of signed per-base contributions.
+
+    Parameters
+    ----------
+    contributions
+        ``(4, L)``, e.g. ``Attribution.actual[i]``.
+    title
+        Title.
+    start
+        Coordinate of the first position (tick labels).
+    max_width
+        Widest figure, in inches.
+
+    Returns
+    -------
+    Figure
+        The logo.
+
+    Raises
+    ------
+    InputError
+        An array that is not ``(4, L)``.
+    """
     contributions = np.asarray(contributions, dtype=float)
     if contributions.ndim != 2 or contributions.shape[0] != len(ALPHABET):
         raise InputError(f"attribution logo needs a (4, L) array, got shape {contributions.shape}")
@@ -153,7 +262,22 @@ def attribution_logo_figure(contributions: np.ndarray, *, title: str | None = No
 
 
 def plot_attribution_logo(contributions: np.ndarray, path: str | Path, **kwargs: Any) -> Path:
-    """Write ``attribution_logo_figure(contributions, **kwargs)`` to ``path``."""
+    """Write :func:`attribution_logo_figure` to ``path``.
+
+    Parameters
+    ----------
+    contributions
+        ``(4, L)``.
+    path
+        The file (png/svg/pdf).
+    **kwargs
+        Passed to :func:`attribution_logo_figure`.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
     return save_figure(attribution_logo_figure(contributions, **kwargs), path)
 
 
@@ -168,7 +292,31 @@ def _as_rgb(image: np.ndarray) -> np.ndarray:
 
 def image_overlay_figure(image: np.ndarray, heat: np.ndarray, *, title: str | None = None,
                          alpha: float = 0.5, cmap: str = "jet") -> Figure:
-    """``heat`` (H, W) (saliency, Grad-CAM, occlusion) over ``image`` (C, H, W) next to the image."""
+    """A heat map over an image, next to the image.
+
+    Parameters
+    ----------
+    image
+        ``(C, H, W)`` or ``(H, W)``.
+    heat
+        ``(H, W)`` saliency, Grad-CAM or occlusion map.
+    title
+        Title.
+    alpha
+        Opacity of the heat map.
+    cmap
+        Colour map of the heat map.
+
+    Returns
+    -------
+    Figure
+        The two panels.
+
+    Raises
+    ------
+    InputError
+        A heat map of another size.
+    """
     rgb, heat = _as_rgb(image), np.asarray(heat, dtype=float)
     if heat.shape != rgb.shape[:2]:
         raise InputError(f"heat map {heat.shape} does not match the image {rgb.shape[:2]}")
@@ -185,7 +333,22 @@ def image_overlay_figure(image: np.ndarray, heat: np.ndarray, *, title: str | No
 
 
 def plot_image_overlay(image: np.ndarray, heat: np.ndarray, path: str | Path, **kwargs: Any) -> Path:
-    """Write ``image_overlay_figure(image, heat, **kwargs)`` to ``path``."""
+    """Write :func:`image_overlay_figure` to ``path``.
+
+    Parameters
+    ----------
+    image, heat
+        As for :func:`image_overlay_figure`.
+    path
+        The file (png/svg/pdf).
+    **kwargs
+        Passed to :func:`image_overlay_figure`.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
     return save_figure(image_overlay_figure(image, heat, **kwargs), path)
 
 
@@ -195,7 +358,25 @@ def _grid(n: int) -> tuple[int, int]:
 
 
 def kernel_grid_figure(kernels: np.ndarray, *, title: str | None = None) -> Figure:
-    """First-layer filters (K, C, kh, kw) as a grid of images (RGB when C == 3, else channel mean)."""
+    """First-layer filters as a grid of images (RGB when C == 3, else the channel mean).
+
+    Parameters
+    ----------
+    kernels
+        ``(K, C, kh, kw)``.
+    title
+        Title.
+
+    Returns
+    -------
+    Figure
+        The grid.
+
+    Raises
+    ------
+    InputError
+        Kernels that are not 4D.
+    """
     kernels = np.asarray(kernels, dtype=float)
     if kernels.ndim != 4:
         raise InputError(f"kernel grid needs (K, C, kh, kw) filters, got shape {kernels.shape}")
@@ -212,7 +393,27 @@ def kernel_grid_figure(kernels: np.ndarray, *, title: str | None = None) -> Figu
 
 
 def activation_maps_figure(maps: np.ndarray, *, title: str | None = None, max_maps: int = 64) -> Figure:
-    """One input's feature maps (C, H, W) as a grid of heat maps (the first ``max_maps``)."""
+    """One input's feature maps as a grid of heat maps.
+
+    Parameters
+    ----------
+    maps
+        ``(C, H, W)``.
+    title
+        Title.
+    max_maps
+        Only the first this many.
+
+    Returns
+    -------
+    Figure
+        The grid.
+
+    Raises
+    ------
+    InputError
+        Maps that are not ``(C, H, W)``.
+    """
     maps = np.asarray(maps, dtype=float)[:max_maps]
     if maps.ndim != 3:
         raise InputError(f"activation maps need (C, H, W), got shape {maps.shape}")
@@ -228,7 +429,20 @@ def activation_maps_figure(maps: np.ndarray, *, title: str | None = None, max_ma
 
 
 def projections_figure(projections: Sequence[Any], *, class_names: Sequence[str] | None = None) -> Figure:
-    """One scatter per ``embed.Projection`` (layer), points coloured by class, silhouette in the title."""
+    """One scatter per projected layer, points coloured by class, silhouette in the title.
+
+    Parameters
+    ----------
+    projections
+        ``seqcnn.interpret.embed.Projection`` objects.
+    class_names
+        Names of the class labels (default: the labels).
+
+    Returns
+    -------
+    Figure
+        One panel per projection.
+    """
     fig = _figure(3.0 * len(projections) + 0.5, 3.0)
     for i, proj in enumerate(projections):
         ax = fig.add_subplot(1, len(projections), i + 1)
@@ -242,3 +456,4 @@ def projections_figure(projections: Sequence[Any], *, class_names: Sequence[str]
     fig.axes[-1].legend(fontsize=6, markerscale=2, loc="best")
     fig.tight_layout(pad=0.3)
     return fig
+

@@ -1,6 +1,6 @@
 """Input side of scoring: records -> validated base codes -> batches, in a background thread.
 
-A producer thread reads records, encodes them to codes (``seqcnn.score.accel.table``), fits their
+A producer thread reads records, encodes them to base codes (:mod:`seqcnn.seq.codes`), fits their
 lengths to the model and prepares each batch for the forward pass, handing finished batches to the
 scorer through a bounded queue; torch releases the GIL during the forward pass, so parsing and
 encoding overlap with compute while memory holds only a few batches.
@@ -17,8 +17,9 @@ from typing import Any
 import numpy as np
 
 from seqcnn.errors import InputError
-from seqcnn.score.accel.table import codes_of_bytes, encode_codes, first_invalid
+from seqcnn.seq.codes import codes_of_bytes, encode_codes, first_invalid
 from seqcnn.seq.encode import pad_or_crop
+from seqcnn.seq.windows import window_starts
 
 _END = object()
 CHUNK_BATCHES = 4  # batches of records per chunk handed over by the input thread
@@ -26,7 +27,19 @@ CHUNK_BATCHES = 4  # batches of records per chunk handed over by the input threa
 
 @dataclass
 class ScoreStats:
-    """What happened to the input: counts of records, fitted lengths and skipped ids."""
+    """What happened to the input.
+
+    Attributes
+    ----------
+    n_records
+        Records read.
+    n_padded, n_cropped
+        Sequences padded with N or cropped (centred) to the model's length.
+    n_windows
+        Windows scored (:func:`window_chunks`).
+    skipped
+        Ids of records skipped for invalid bases.
+    """
 
     n_records: int = 0
     n_padded: int = 0
@@ -35,7 +48,8 @@ class ScoreStats:
     skipped: list[str] = field(default_factory=list)
 
     def length_note(self, length: int | None) -> str | None:
-        """A one-line note on padded/cropped sequences, or None when nothing was changed."""
+        """A one-line note on padded/cropped sequences for a model of input ``length`` (None: any
+        length), or None when nothing was changed."""
         if not (self.n_padded or self.n_cropped):
             return None
         target = f"the model's input length {length}" if length else "the model's minimum length"
@@ -46,9 +60,14 @@ class ScoreStats:
 class Chunk:
     """Up to a few batches of records, in input order.
 
-    ``keys`` identify the rows (record ids, or ``(id, start, end)`` for windows); ``groups`` are
-    ``(row indices, prepared batch)`` pairs of equal-length inputs; ``seqs`` the fitted sequences
-    when asked for (``--echo``).
+    Attributes
+    ----------
+    keys
+        Identify the rows: record ids, or ``(id, start, end)`` for windows.
+    groups
+        ``(row indices, prepared batch)`` pairs of equal-length inputs.
+    seqs
+        The fitted sequences when asked for (``--echo``), else None.
     """
 
     keys: list[Any]
@@ -57,9 +76,20 @@ class Chunk:
 
 
 def background(items: Iterable[Any], *, maxsize: int = 3) -> Iterator[Any]:
-    """Iterate ``items`` in a daemon thread, ``maxsize`` ahead; its exceptions re-raise here.
+    """Iterate ``items`` in a daemon thread, ``maxsize`` ahead.
 
-    Closing the returned generator early (or an error downstream) stops the thread.
+    Parameters
+    ----------
+    items
+        Any iterable; it is consumed in the thread.
+    maxsize
+        Items made ahead of the consumer.
+
+    Yields
+    ------
+    Any
+        The items, in order; an exception raised by ``items`` re-raises here. Closing the
+        generator early (or an error downstream) stops the thread.
     """
     buffer: queue.Queue = queue.Queue(maxsize)
     stop = threading.Event()
@@ -103,13 +133,22 @@ class _Failure:
 
 @dataclass
 class LengthPolicy:
-    """Fixed-length models get every sequence padded/cropped to ``length``; others any length
-    of at least ``minimum`` (shorter ones are padded with N, centred)."""
+    """How sequence lengths are fitted to a model.
+
+    Attributes
+    ----------
+    length
+        A fixed-length model's input length: every sequence is padded with N or cropped (centred)
+        to it. None: any length of at least ``minimum``.
+    minimum
+        Shorter sequences are padded with N (centred) to this length.
+    """
 
     length: int | None
     minimum: int = 1
 
     def fit(self, seq: str, stats: ScoreStats) -> str:
+        """``seq`` fitted to the model (counted in ``stats`` when changed)."""
         target = self.length if self.length else max(len(seq), self.minimum)
         if len(seq) < target:
             stats.n_padded += 1
@@ -122,8 +161,31 @@ class LengthPolicy:
 
 def valid_codes(rid: str, seq: str, file: str | None, stats: ScoreStats | None,
                 skip_invalid: bool) -> np.ndarray | None:
-    """Codes of ``seq``; an invalid or empty record raises InputError, or is skipped (noted in
-    ``stats``) with ``skip_invalid``."""
+    """Base codes of one record, checked.
+
+    Parameters
+    ----------
+    rid
+        Record id for messages.
+    seq
+        The sequence.
+    file
+        Source for messages.
+    stats
+        Where skipped ids are noted.
+    skip_invalid
+        Skip (return None) instead of raising; needs ``stats``.
+
+    Returns
+    -------
+    np.ndarray or None
+        ``(L,)`` uint8 codes, or None for a skipped record.
+
+    Raises
+    ------
+    InputError
+        An invalid character (naming record and position) or an empty sequence.
+    """
     codes = encode_codes(seq)
     bad = first_invalid(codes)
     if bad is None and codes.size:
@@ -150,9 +212,36 @@ def record_chunks(
     chunk_batches: int = CHUNK_BATCHES,
     max_bases: int | None = None,
 ) -> Iterator[Chunk]:
-    """Chunks of ``batch_size * chunk_batches`` records; equal lengths are batched together, at
-    most ``batch_size`` sequences and (when given) ``max_bases`` bases (but at least one
-    sequence) a batch."""
+    """Group records into chunks of prepared batches.
+
+    Parameters
+    ----------
+    records
+        ``(key, sequence)`` pairs.
+    prepare
+        Turns codes ``(n, L)`` into a batch for the forward pass (``Scorer.prepare``).
+    policy
+        How lengths are fitted.
+    stats
+        Counts, filled as records are read.
+    batch_size
+        Sequences per batch at most.
+    file
+        Source for messages.
+    skip_invalid
+        Skip invalid records instead of raising.
+    echo
+        Keep the fitted sequences.
+    chunk_batches
+        Batches per chunk.
+    max_bases
+        Bases per batch at most (None: no limit; never below one sequence).
+
+    Yields
+    ------
+    Chunk
+        ``batch_size * chunk_batches`` records each (the last fewer); equal lengths batched together.
+    """
     pending: list[tuple[Any, str]] = []
     for record in records:
         stats.n_records += 1
@@ -175,11 +264,18 @@ def fasta_chunks(
     echo: bool = False,
     max_bases: int | None = None,
 ) -> Iterator[Chunk]:
-    """Chunks of the FASTA file ``path`` (``-``: stdin), one per ~4 MiB read block, as
-    :func:`record_chunks` makes them. A block whose records all have one length the model takes
-    and only valid bases goes from the parser's bytes to batches of codes with one table lookup
-    and no per-record objects (the common case: 0.3 s instead of 0.7 s for 100,000 x 1 kbp);
-    any other block (or ``echo``) goes record by record, with the same checks and messages."""
+    """Chunks of the FASTA file ``path`` (``-``: stdin), one per ~4 MiB read block.
+
+    A block whose records all have one length the model takes and only valid bases goes from the
+    parser's bytes to batches of codes with one table lookup and no per-record objects (the common
+    case: 0.3 s instead of 0.7 s for 100,000 x 1 kbp); any other block (or ``echo``) goes record by
+    record, with the same checks and messages. Parameters as :func:`record_chunks`.
+
+    Yields
+    ------
+    Chunk
+        Keys are the record ids.
+    """
     from seqcnn.seq.fasta import read_fasta_blocks
 
     for block in read_fasta_blocks(path):
@@ -214,8 +310,22 @@ def _block_chunk(ids: list[str], seq: np.ndarray, offsets: np.ndarray, prepare: 
 
 
 def rows_per_batch(batch_size: int, length: int, max_bases: int | None) -> int:
-    """``batch_size``, lowered so that a batch of ``length``-long inputs holds at most
-    ``max_bases`` bases (never below one)."""
+    """Sequences per batch under a base limit.
+
+    Parameters
+    ----------
+    batch_size
+        Sequences per batch at most.
+    length
+        Sequence length.
+    max_bases
+        Bases per batch at most (None: no limit).
+
+    Returns
+    -------
+    int
+        ``batch_size``, lowered so that a batch holds at most ``max_bases`` bases (never below one).
+    """
     if max_bases is None:
         return batch_size
     return max(1, min(batch_size, max_bases // max(length, 1)))
@@ -254,17 +364,6 @@ def _chunk(items: list[tuple[Any, str]], prepare: Callable[[np.ndarray], Any], p
     return Chunk([k for k, _, _ in valid], groups, [s for _, s, _ in valid] if echo else None)
 
 
-def window_starts(length: int, window: int, step: int) -> np.ndarray:
-    """Starts of windows ``[s, s + window)`` every ``step`` bases, plus one ending at the sequence's
-    end when the grid stops short of it; a sequence shorter than the window gets one window at 0."""
-    if length <= window:
-        return np.zeros(1, dtype=np.int64)
-    starts = np.arange(0, length - window + 1, step, dtype=np.int64)
-    if starts[-1] + window < length:
-        starts = np.append(starts, length - window)
-    return starts
-
-
 def window_chunks(
     records: Iterable[tuple[str, str]],
     prepare: Callable[[np.ndarray], Any],
@@ -277,8 +376,23 @@ def window_chunks(
     skip_invalid: bool = False,
     max_bases: int | None = None,
 ) -> Iterator[Chunk]:
-    """Chunks of ``(id, start, end)`` windows over each record (one batch per chunk); a record
-    shorter than ``window`` is padded with N (centred) and reported with its real end."""
+    """Chunks of windows over each record (one batch per chunk).
+
+    Parameters
+    ----------
+    records
+        ``(id, sequence)`` pairs.
+    prepare, stats, batch_size, file, skip_invalid, max_bases
+        As :func:`record_chunks`.
+    window, step
+        Window width and step (:func:`seqcnn.seq.windows.window_starts`).
+
+    Yields
+    ------
+    Chunk
+        Keys ``(id, start, end)``; a record shorter than ``window`` is padded with N (centred) and
+        reported with its real end.
+    """
     batch_size = rows_per_batch(batch_size, window, max_bases)
     keys: list[tuple[str, int, int]] = []
     rows: list[np.ndarray] = []

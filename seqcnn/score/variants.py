@@ -1,4 +1,7 @@
-"""Variant effect scores: ref and alt windows through a :class:`seqcnn.score.predict.Scorer`, streamed.
+"""Variant effect scores: ref and alt windows through a :class:`~seqcnn.score.scorer.Scorer`, streamed.
+
+:func:`variant_effects` is the one-call API (a model, a VCF and a genome in, a DataFrame out);
+:func:`score_variants` streams batches of columns for tables of any size.
 
 Columns per batch: ``chrom pos id ref alt ref_match`` then, per task ``t``, ``ref_t alt_t diff_t
 log2fc_t`` with ``diff = alt - ref`` and ``log2fc = log2((alt + eps) / (ref + eps))`` (``eps = 1e-6``;
@@ -7,21 +10,50 @@ NaN where a score is negative, e.g. logits).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from typing import Any
+import contextlib
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import torch
+from torch import nn
 
+from seqcnn._common import resolve_batch_size, resolve_targets
 from seqcnn.errors import ConfigError, InputError
-from seqcnn.score.predict import Scorer, iter_scores
+from seqcnn.score.scorer import Scorer
+from seqcnn.score.scoring import iter_scores
 from seqcnn.score.stream import Chunk, valid_codes
-from seqcnn.seq.variants import Variant, chrom_length, variant_windows
+from seqcnn.seq.variants import Variant, chrom_length, read_vcf, variant_windows
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 LOG2FC_EPS = 1e-6
+AUTO_VARIANTS = 256  # variants a batch (512 windows) when the batch size is left to the scorer
 
 
 def variant_width(scorer: Scorer, window: int | None) -> int:
-    """Window width: the model's input length, or ``window`` for models that take any length."""
+    """The window width variants are scored in.
+
+    Parameters
+    ----------
+    scorer
+        The scorer of the model.
+    window
+        The width asked for (None: the model's input length).
+
+    Returns
+    -------
+    int
+        The model's input length, or ``window`` for models that take any length.
+
+    Raises
+    ------
+    ConfigError
+        A ``window`` other than a fixed-length model's input length, none for a model that takes
+        any length, or one shorter than the model's receptive field.
+    """
     if scorer.input_length:
         if window and window != scorer.input_length:
             raise ConfigError(f"--window {window} differs from the model's input length "
@@ -71,9 +103,38 @@ def _length(genome: Any, variant: Variant, file: str | None) -> int:
 
 
 def score_variants(scorer: Scorer, variants: Iterable[Variant], genome: Any, *, width: int,
-                   batch_size: int = 256, file: str | None = None,
+                   batch_size: int | None = None, file: str | None = None,
                    progress: bool = False) -> Iterator[dict[str, Any]]:
-    """Yield one column mapping per batch of variants (see the module docstring for the columns)."""
+    """Score the ref and alt windows of each variant.
+
+    Parameters
+    ----------
+    scorer
+        The scorer of the model (strands and output transform as it was made with).
+    variants
+        Variants (``seqcnn.seq.variants.read_vcf``).
+    genome
+        The genome the variants refer to (``seqcnn.seq.genome.Genome``).
+    width
+        Window width (:func:`variant_width`), centred on each variant.
+    batch_size
+        Variants per batch (None: 256); each is two windows.
+    file
+        Source named in error messages.
+    progress
+        A progress bar on stderr.
+
+    Yields
+    ------
+    dict[str, Any]
+        One column mapping per batch (see the module docstring for the columns).
+
+    Raises
+    ------
+    InputError
+        A chromosome missing from the genome or a window with invalid bases.
+    """
+    batch_size = resolve_batch_size(batch_size, AUTO_VARIANTS)
     chunks = _variant_chunks(scorer, variants, genome, width, batch_size, file)
     for chunk, both in iter_scores(_RefAlt(scorer), chunks, progress=progress, desc="variants"):
         yield _columns(chunk.keys, both, scorer)
@@ -84,6 +145,9 @@ class _RefAlt:
 
     def __init__(self, scorer: Scorer) -> None:
         self.scorer = scorer
+
+    def lent(self) -> contextlib.AbstractContextManager:
+        return self.scorer.lent()
 
     def run(self, prepared: Any) -> np.ndarray:
         both = self.scorer.run(prepared)
@@ -111,3 +175,66 @@ def _columns(keys: list[tuple[Variant, bool]], both: np.ndarray, scorer: Scorer)
         cols[f"diff_{task}"] = alt[:, i] - ref[:, i]
         cols[f"log2fc_{task}"] = log2fc[:, i].astype(np.float32)
     return cols
+
+
+def variant_effects(model: nn.Module, variants: str | os.PathLike | Iterable[Variant], genome: Any, *,
+                    window: int | None = None, target: int | str | Sequence[int | str] | None = None,
+                    rc: str | None = None, batch_size: int | None = None,
+                    device: str | torch.device | None = None, progress: bool = False,
+                    logits: bool = False) -> pd.DataFrame:
+    """Score the effect of each variant: ref and alt windows centred on it, in one call.
+
+    Parameters
+    ----------
+    model
+        A model returning ``(N, T)`` outputs; left as it was found.
+    variants
+        A VCF file (plain or gzip) or :class:`~seqcnn.seq.variants.Variant` objects.
+    genome
+        The genome the variants refer to: an indexed FASTA path or a ``seqcnn.seq.genome.Genome``.
+    window
+        Window width for models that take any length (None: the model's input length).
+    target
+        The tasks to report: None for all, or an index, a task name, or a list of them.
+    rc, batch_size, device, progress, logits
+        As :func:`seqcnn.score.scoring.predict` (``batch_size`` counts variants).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per variant (ALT allele): ``chrom pos id ref alt ref_match``, then per selected task
+        ``t``: ``ref_t alt_t diff_t log2fc_t``.
+
+    Raises
+    ------
+    InputError
+        A bad VCF line, a chromosome missing from the genome, or a window with invalid bases.
+    ConfigError
+        A bad ``target``, ``rc``, ``batch_size`` or ``window``.
+    """
+    import pandas as pd
+
+    from seqcnn.seq.genome import Genome
+
+    resolve_batch_size(batch_size, AUTO_VARIANTS)
+    is_file = isinstance(variants, (str, os.PathLike))
+    records = read_vcf(variants) if is_file else variants
+    file = os.fspath(variants) if is_file else None
+    genome = Genome(genome) if isinstance(genome, (str, os.PathLike)) else genome
+    scorer = Scorer(model, device=device, rc=rc, logits=logits)
+    width = variant_width(scorer, window)
+    meta = getattr(model, "metadata", None)
+    if target is not None and meta is not None and meta.tasks:
+        resolve_targets(target, list(meta.tasks))  # a bad target fails before any work
+    stream = score_variants(scorer, records, genome, width=width, batch_size=batch_size, file=file,
+                            progress=progress)
+    with scorer:
+        parts = [pd.DataFrame(cols) for cols in stream]
+    frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    if target is None or frame.empty:
+        return frame
+    n_tasks = (frame.shape[1] - 6) // 4
+    names = scorer.task_names(n_tasks)
+    keep = [names[i] for i in resolve_targets(target, names)]
+    task_cols = [f"{kind}_{task}" for task in keep for kind in ("ref", "alt", "diff", "log2fc")]
+    return frame[[*frame.columns[:6], *task_cols]]

@@ -1,9 +1,15 @@
-"""DNA/RNA alphabets, the IUPAC ambiguity table and base complements.
+"""DNA/RNA alphabets, the IUPAC ambiguity table, base complements and the one base-code table.
 
 Channel order everywhere in seqcnn is ``A, C, G, T`` (``U`` shares the ``T`` channel).
+
+Base codes (``uint8``, one per base) are how sequences travel between parsing, encoding and
+scoring: 0-3 = A, C, G, T (U = T), 4 = N, 5 = padding (an all-zero column, never read from
+text), 6-15 = the other IUPAC ambiguity letters R Y S W K M B D H V, 255 = not a base.
 """
 
 from __future__ import annotations
+
+import numpy as np
 
 DNA = "ACGT"
 RNA = "ACGU"
@@ -31,9 +37,6 @@ IUPAC: dict[str, tuple[float, float, float, float]] = {
     "N": (0.25, 0.25, 0.25, 0.25),
 }
 
-# Exact bases plus N: the letters an int8 encoding can hold.
-EXACT = frozenset("ACGTUN")
-
 # Base-wise complement of every IUPAC letter (both cases); U complements to A.
 _COMPLEMENT_PAIRS = "AT CG GC TA UA RY YR SS WW KM MK BV VB DH HD NN"
 COMPLEMENT: dict[str, str] = {}
@@ -45,16 +48,37 @@ _TRANSLATION = str.maketrans(COMPLEMENT)
 
 
 def complement(seq: str) -> str:
-    """Base-wise complement of ``seq`` (not reversed; case kept; U -> A).
+    """Base-wise complement of a sequence (not reversed).
 
-    The reverse complement is :func:`seqcnn.seq.encode.reverse_complement`. Characters
-    outside the IUPAC alphabet are left as they are (the encoder rejects them).
+    The reverse complement is :func:`seqcnn.seq.encode.reverse_complement`.
+
+    Parameters
+    ----------
+    seq
+        Sequence text.
+
+    Returns
+    -------
+    str
+        The complement letter by letter (case kept; U -> A); characters outside the IUPAC
+        alphabet are left as they are (the encoder rejects them).
     """
     return seq.translate(_TRANSLATION)
 
 
 def iupac_letter(channels: frozenset[int]) -> str:
-    """The IUPAC letter whose support is exactly ``channels`` (indices into ``ACGT``); empty -> N."""
+    """The IUPAC letter of a set of bases.
+
+    Parameters
+    ----------
+    channels
+        Indices into ``ACGT``.
+
+    Returns
+    -------
+    str
+        The letter whose support is exactly ``channels`` (empty: N).
+    """
     return _LETTER_BY_SUPPORT[sum(1 << c for c in channels)]
 
 
@@ -71,3 +95,36 @@ def _letter_by_support() -> list[str]:
 
 
 _LETTER_BY_SUPPORT = _letter_by_support()
+
+
+# -- base codes: the one table ----------------------------------------------------------------
+CODE_N = 4
+"""Code of N."""
+CODE_PAD = 5
+"""Code of padding: an all-zero one-hot column (never read from text)."""
+CODE_INVALID = 255
+"""Code of a byte that is not an IUPAC letter (the only code with the high bit set)."""
+N_EXACT_CODES = 5
+"""Codes below this (A, C, G, T, N) are what an int8 one-hot encoding can hold."""
+CODE_LETTERS = "ACGTN" + "." + "RYSWKMBDHV"
+"""Letter of each code 0-15 (``.`` marks the padding code 5)."""
+
+
+def _code_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Byte -> code, code -> complement code, and code -> (A, C, G, T) fractions."""
+    byte_to_code = np.full(256, CODE_INVALID, dtype=np.uint8)
+    onehot = np.zeros((256, 4), dtype=np.float32)
+    complement_code = np.arange(256, dtype=np.uint8)
+    code_of = {letter: code for code, letter in enumerate(CODE_LETTERS) if letter != "."}
+    code_of["U"] = code_of["T"]
+    for letter, code in code_of.items():
+        byte_to_code[ord(letter)] = byte_to_code[ord(letter.lower())] = code
+        onehot[code] = IUPAC[letter]
+        complement_code[code] = code_of[COMPLEMENT[letter]]
+    return byte_to_code, complement_code, onehot
+
+
+BYTE_TO_CODE, COMPLEMENT_CODE, CODE_ONEHOT = _code_tables()
+"""``BYTE_TO_CODE`` (256,): the code of each byte (both cases; 255 = not a base).
+``COMPLEMENT_CODE`` (256,): the code of each code's complement (padding stays padding).
+``CODE_ONEHOT`` (256, 4) float32: the (A, C, G, T) fractions of each code (N = 0.25 each, padding 0)."""

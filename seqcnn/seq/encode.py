@@ -14,16 +14,10 @@ from typing import Any
 import numpy as np
 
 from seqcnn.errors import InputError
-from seqcnn.seq.alphabet import IUPAC, complement
+from seqcnn.seq.alphabet import BYTE_TO_CODE, CODE_INVALID, CODE_N, CODE_ONEHOT, N_EXACT_CODES, complement
 
-# byte -> row of _IUPAC_MATRIX (255: not a sequence character); both cases, U like T
-_CODE_LETTERS = "ACGTRYSWKMBDHVN"
-_CODE_INDEX = np.full(256, 255, dtype=np.uint8)
-for _i, _letter in enumerate(_CODE_LETTERS):
-    _CODE_INDEX[ord(_letter)] = _CODE_INDEX[ord(_letter.lower())] = _i
-_CODE_INDEX[ord("U")] = _CODE_INDEX[ord("u")] = _CODE_LETTERS.index("T")
-_IUPAC_MATRIX = np.array([IUPAC[c] for c in _CODE_LETTERS], dtype=np.float32)  # (15, 4)
-_N_CODE = _CODE_LETTERS.index("N")
+# the one base-code table (seqcnn.seq.alphabet): codes 0-4 = A C G T N, 6-15 ambiguity letters, 255 invalid
+_IUPAC_MATRIX = CODE_ONEHOT[:16]  # (16, 4) float32: (A, C, G, T) fractions of each code
 _CHUNK_BYTES = 1 << 20
 
 # 4-bit support mask (bit c = channel c nonzero) -> IUPAC letter, for decode
@@ -78,9 +72,9 @@ def _to_bytes(joined: str, length: int, offset: int, ids: Sequence[str] | None,
 def _codes(buf: np.ndarray, length: int, offset: int, ids: Sequence[str] | None,
            file: str | None) -> np.ndarray:
     """IUPAC code index per byte; the first invalid byte raises InputError naming record and position."""
-    codes = _CODE_INDEX[buf]
-    if codes.max(initial=0) == 255:
-        first = int(np.argmax(codes == 255))
+    codes = BYTE_TO_CODE[buf]
+    if codes.max(initial=0) == CODE_INVALID:
+        first = int(np.argmax(codes == CODE_INVALID))
         row, col = divmod(first, max(length, 1))
         raise InputError(f"invalid character {chr(buf[first])!r} (not an IUPAC nucleotide code)",
                          file=file, record=_record_name(offset + row, ids), position=col + 1)
@@ -93,17 +87,17 @@ def _encode_table(buf: np.ndarray, out: np.ndarray, n_value: float, offset: int,
     n, _, length = out.shape
     codes = _codes(buf, length, offset, ids, file)
     if out.dtype == np.int8:
-        exact = (codes < 4) | (codes == _N_CODE)
+        exact = codes < N_EXACT_CODES
         if not exact.all():
             first = int(np.argmin(exact))
             row, col = divmod(first, max(length, 1))
             raise InputError(f"ambiguity code {chr(buf[first])!r} needs a float dtype, not int8",
                              file=file, record=_record_name(offset + row, ids), position=col + 1)
-        matrix = np.zeros((len(_CODE_LETTERS), 4), dtype=np.int8)
+        matrix = np.zeros((len(_IUPAC_MATRIX), 4), dtype=np.int8)
         matrix[np.arange(4), np.arange(4)] = 1
     else:
         matrix = _IUPAC_MATRIX.copy()
-        matrix[_N_CODE] = n_value
+        matrix[CODE_N] = n_value
     out[...] = matrix[codes].reshape(n, length, 4).transpose(0, 2, 1)
 
 
@@ -151,10 +145,30 @@ def one_hot(
 ) -> np.ndarray:
     """One-hot encode a string to ``(4, L)`` or a list of equal-length strings to ``(N, 4, L)``.
 
-    ``dtype`` is ``np.float32`` (IUPAC codes fractional, N -> ``n_value`` per channel) or
-    ``np.int8`` (exact bases and N only; N -> all zeros). Invalid characters raise
-    :class:`InputError` naming the record (``ids[i]`` or ``#i``), the 1-based position and
-    the character; ``file`` is added to the message.
+    Parameters
+    ----------
+    seqs
+        One sequence or a list of equal-length sequences (any case; U = T).
+    dtype
+        ``np.float32`` (IUPAC codes fractional, N -> ``n_value`` per channel) or ``np.int8``
+        (exact bases and N only; N -> all zeros); other dtypes are cast from float32.
+    n_value
+        The value of each channel for N (float dtypes).
+    ids
+        Record names for error messages (default ``#1``, ``#2``, ...).
+    file
+        File name for error messages.
+
+    Returns
+    -------
+    np.ndarray
+        ``(4, L)`` for a string, ``(N, 4, L)`` for a list.
+
+    Raises
+    ------
+    InputError
+        An invalid character (naming the record, the 1-based position and the character), a
+        non-string, unequal lengths, or an ambiguity code with ``np.int8``.
     """
     dtype = np.dtype(dtype)
     if dtype not in (np.dtype(np.int8), np.dtype(np.float32)):
@@ -184,9 +198,26 @@ def one_hot(
 def one_hot_bytes(buf: np.ndarray, n: int, length: int, *, dtype: Any = np.float32,
                   n_value: float = 0.25, ids: Sequence[str] | None = None,
                   file: str | None = None) -> np.ndarray:
-    """One-hot ``(n, 4, length)`` from ``buf``: ``n * length`` uint8 character codes, row after row.
+    """One-hot encode sequence bytes, row after row; used by the FASTA reader to skip Python strings.
 
-    Same rules and errors as :func:`one_hot`; used by the FASTA reader to skip Python strings.
+    Parameters
+    ----------
+    buf
+        ``n * length`` uint8 characters.
+    n, length
+        Rows and their length.
+    dtype, n_value, ids, file
+        As :func:`one_hot`.
+
+    Returns
+    -------
+    np.ndarray
+        ``(n, 4, length)``.
+
+    Raises
+    ------
+    InputError
+        As :func:`one_hot`, or a buffer of another size.
     """
     dtype = np.dtype(dtype)
     if dtype not in (np.dtype(np.int8), np.dtype(np.float32)):
@@ -202,7 +233,23 @@ def one_hot_bytes(buf: np.ndarray, n: int, length: int, *, dtype: Any = np.float
 
 
 def one_hot_mask(seqs: str | Sequence[str]) -> np.ndarray:
-    """Boolean soft-mask, True where the letter is lowercase: ``(L,)`` for a str, ``(N, L)`` for a list."""
+    """Where the letters are lowercase (soft-masked).
+
+    Parameters
+    ----------
+    seqs
+        One sequence or a list of equal-length sequences.
+
+    Returns
+    -------
+    np.ndarray
+        Boolean ``(L,)`` for a string, ``(N, L)`` for a list.
+
+    Raises
+    ------
+    InputError
+        Non-ASCII characters, non-strings or unequal lengths.
+    """
     single = isinstance(seqs, str)
     seq_list = [seqs] if single else list(seqs)
     length = _check_lengths(seq_list, None, None)
@@ -216,7 +263,20 @@ def one_hot_mask(seqs: str | Sequence[str]) -> np.ndarray:
 
 
 def upcast(x: Any, n_value: float = 0.25) -> Any:
-    """int8 one-hot ``(..., 4, L)`` -> float32 torch tensor; all-zero columns (N) become ``n_value``."""
+    """An int8 one-hot batch as float32, with N restored.
+
+    Parameters
+    ----------
+    x
+        int8 one-hot array or tensor ``(..., 4, L)`` (N stored as an all-zero column).
+    n_value
+        The value of each channel of an all-zero column (0 keeps them zero).
+
+    Returns
+    -------
+    torch.Tensor
+        float32 ``(..., 4, L)``.
+    """
     import torch
 
     t = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x)
@@ -228,10 +288,27 @@ def upcast(x: Any, n_value: float = 0.25) -> Any:
 
 
 def decode(x: Any, *, rna: bool = False) -> str | list[str]:
-    """Invert :func:`one_hot`: ``(4, L)`` -> str, ``(N, 4, L)`` -> list of str.
+    """Invert :func:`one_hot`.
 
     A column decodes to the IUPAC letter of its nonzero channels (one channel -> the base,
-    two -> R/Y/S/W/K/M, three -> B/D/H/V, four or none -> N). ``rna=True`` writes U for T.
+    two -> R/Y/S/W/K/M, three -> B/D/H/V, four or none -> N).
+
+    Parameters
+    ----------
+    x
+        One-hot array or tensor ``(4, L)`` or ``(N, 4, L)``.
+    rna
+        Write U for T.
+
+    Returns
+    -------
+    str or list[str]
+        One string for ``(4, L)``, a list for ``(N, 4, L)``.
+
+    Raises
+    ------
+    InputError
+        Another shape.
     """
     arr = x.detach().cpu().numpy() if hasattr(x, "detach") else np.asarray(x)
     if arr.ndim not in (2, 3) or arr.shape[-2] != 4:
@@ -246,10 +323,25 @@ def decode(x: Any, *, rna: bool = False) -> str | list[str]:
 
 
 def reverse_complement(x: Any) -> Any:
-    """Reverse complement of a str, a list of str, or a one-hot array/tensor ``(..., 4, L)``.
+    """Reverse complement of sequences or one-hot arrays.
 
     On arrays the channel axis (ACGT -> TGCA) and the length axis are both flipped; numpy
     results are contiguous copies. Applying it twice gives the input back.
+
+    Parameters
+    ----------
+    x
+        A string, a list of strings, or a one-hot array or tensor ``(..., 4, L)``.
+
+    Returns
+    -------
+    str, list[str], np.ndarray or torch.Tensor
+        The same kind and shape as ``x``.
+
+    Raises
+    ------
+    InputError
+        An array whose second-to-last axis is not 4.
     """
     if isinstance(x, str):
         return complement(x)[::-1]
@@ -264,10 +356,27 @@ def reverse_complement(x: Any) -> Any:
 
 
 def pad_or_crop(seq: str, length: int, how: str = "center") -> str:
-    """Pad with N or crop ``seq`` to ``length``; ``how`` keeps it centred, left- or right-aligned.
+    """Pad with N or crop ``seq`` to ``length``.
 
-    ``left`` keeps the start of the sequence (pads/crops on the right), ``right`` keeps its end.
-    With ``center`` an odd surplus goes to the right.
+    Parameters
+    ----------
+    seq
+        The sequence.
+    length
+        The length wanted (>= 0).
+    how
+        ``center`` keeps it centred (an odd surplus goes to the right), ``left`` keeps its start
+        (pads/crops on the right), ``right`` keeps its end.
+
+    Returns
+    -------
+    str
+        ``length`` letters.
+
+    Raises
+    ------
+    InputError
+        A negative ``length`` or an unknown ``how``.
     """
     if length < 0:
         raise InputError(f"length must be >= 0, got {length}")

@@ -25,7 +25,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from seqcnn.errors import InputError
+from seqcnn.errors import ConfigError, InputError
 from seqcnn.io.atomic import atomic_path
 
 BLOCK_SIZE = 1 << 22  # 4 MiB of (decompressed) text per read
@@ -75,13 +75,24 @@ def _blocks(handle: BinaryIO, name: str) -> Iterator[bytes]:
 
 @dataclass
 class FastaBlock:
-    """Records of one block: ids, their newline-free sequence bytes back to back, and offsets."""
+    """The complete records of one read block.
+
+    Attributes
+    ----------
+    ids
+        Record ids, in file order.
+    seq
+        Their newline-free sequence bytes back to back, uint8.
+    offsets
+        ``(len(ids) + 1,)`` int64: record ``i`` is ``seq[offsets[i]:offsets[i + 1]]``.
+    """
 
     ids: list[str]
     seq: np.ndarray  # uint8
     offsets: np.ndarray  # (len(ids) + 1,) int64
 
     def texts(self) -> list[str]:
+        """The sequences as strings (UTF-8 decoded, with replacement, when not ASCII)."""
         data = self.seq.tobytes()
         o = self.offsets.tolist()
         try:
@@ -190,21 +201,48 @@ def _check_start(block: bytes, name: str) -> bytes:
 
 
 def read_fasta(path: str | os.PathLike) -> Iterator[tuple[str, str]]:
-    """Yield ``(id, sequence)`` for each record of a FASTA file (plain, .gz or ``-`` for stdin).
+    """Read the records of a FASTA file, streamed.
 
-    The id is the header up to the first whitespace. Multi-line records and CRLF line ends
-    are joined; the sequence is returned as written (case kept, not validated: the encoder
-    validates). Raises :class:`InputError` for an empty file, a missing '>' header, a record
-    with no sequence, a duplicate id, or a truncated/corrupt gzip stream.
+    Parameters
+    ----------
+    path
+        FASTA file, plain or gzip (detected by content), or ``-`` for stdin.
+
+    Yields
+    ------
+    tuple[str, str]
+        ``(id, sequence)``: the id is the header up to the first whitespace; multi-line records
+        and CRLF line ends are joined; the sequence is returned as written (case kept, not
+        validated: the encoder validates).
+
+    Raises
+    ------
+    InputError
+        An empty or missing file, a missing '>' header, a record with no sequence, a duplicate
+        id, or a truncated/corrupt gzip stream.
     """
     for block in read_fasta_blocks(path):
         yield from zip(block.ids, block.texts(), strict=True)
 
 
 def read_fasta_blocks(path: str | os.PathLike) -> Iterator[FastaBlock]:
-    """Stream ``path`` as :class:`FastaBlock` s: the complete records of each ~4 MiB read block,
-    their ids, newline-free sequence bytes back to back and offsets (no per-record objects; memory:
-    one block). The same checks as :func:`read_fasta` apply."""
+    """Read a FASTA file a block at a time, with no per-record objects (memory: one block).
+
+    Parameters
+    ----------
+    path
+        As :func:`read_fasta`.
+
+    Yields
+    ------
+    FastaBlock
+        The complete records of each ~4 MiB read block.
+
+    Raises
+    ------
+    InputError
+        As :func:`read_fasta`.
+    """
     name = str(path)
     seen = SeenIds()
     pieces: list[bytes] = []  # the record being read, starting with '>', split across blocks
@@ -240,11 +278,28 @@ def _as_array(pieces: list[bytes], block: bytes = b"", stop: int = 0) -> np.ndar
 
 def read_fasta_one_hot(path: str | os.PathLike, *, dtype: Any = np.float32,
                        n_value: float = 0.25) -> tuple[list[str], np.ndarray]:
-    """Ids and one-hot ``(N, 4, L)`` of every record of a FASTA file whose records share one length.
+    """Read and one-hot encode a FASTA file whose records share one length.
 
     The fast end-to-end path: sequence bytes go from the parser to the encoder without
-    per-record strings. Records of different lengths raise :class:`InputError` naming the
-    first one that differs; invalid characters are named by record and position.
+    per-record strings.
+
+    Parameters
+    ----------
+    path
+        As :func:`read_fasta`.
+    dtype, n_value
+        As :func:`seqcnn.seq.encode.one_hot`.
+
+    Returns
+    -------
+    tuple[list[str], np.ndarray]
+        The record ids and their one-hot ``(N, 4, L)``.
+
+    Raises
+    ------
+    InputError
+        As :func:`read_fasta`; records of different lengths (naming the first that differs);
+        invalid characters (named by record and position).
     """
     from seqcnn.seq.encode import one_hot_bytes
 
@@ -266,15 +321,41 @@ def read_fasta_one_hot(path: str | os.PathLike, *, dtype: Any = np.float32,
 
 
 def iter_fasta_batches(path: str | os.PathLike, batch_size: int) -> Iterator[list[tuple[str, str]]]:
-    """Yield lists of at most ``batch_size`` ``(id, sequence)`` records, streaming the file."""
-    if batch_size < 1:
-        raise InputError(f"batch_size must be >= 1, got {batch_size}")
+    """Stream a FASTA file in batches of records.
+
+    Parameters
+    ----------
+    path
+        FASTA file (plain or gzip), or ``-`` for stdin.
+    batch_size
+        Records per batch (>= 1).
+
+    Yields
+    ------
+    list[tuple[str, str]]
+        ``(id, sequence)`` records in file order, ``batch_size`` a batch (the last one may hold
+        fewer); memory holds one batch and one read block.
+
+    Raises
+    ------
+    ConfigError
+        ``batch_size`` below 1 (raised at the call, before the file is opened).
+    InputError
+        As :func:`read_fasta`.
+    """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ConfigError(f"batch_size must be a positive integer, got {batch_size!r}")
+    return _fasta_batches(path, int(batch_size))
+
+
+def _fasta_batches(path: str | os.PathLike, batch_size: int) -> Iterator[list[tuple[str, str]]]:
     batch: list[tuple[str, str]] = []
-    for record in read_fasta(path):
-        batch.append(record)
-        if len(batch) == batch_size:
-            yield batch
-            batch = []
+    for block in read_fasta_blocks(path):
+        for record in zip(block.ids, block.texts(), strict=True):
+            batch.append(record)
+            if len(batch) == batch_size:
+                yield batch
+                batch = []
     if batch:
         yield batch
 
@@ -292,9 +373,26 @@ def _format_records(records: Iterable[tuple[str, str]], width: int | None) -> It
 
 def write_fasta(records: Iterable[tuple[str, str]], path: str | os.PathLike, *,
                 width: int | None = None) -> Path | None:
-    """Write ``(id, sequence)`` records atomically; ``.gz`` paths are gzipped, ``-`` is stdout.
+    """Write FASTA records atomically (a failed write leaves no file).
 
-    ``width`` wraps sequence lines (``None``: one line per sequence). Returns the path written.
+    Parameters
+    ----------
+    records
+        ``(id, sequence)`` pairs; ids must be non-empty without whitespace.
+    path
+        Output path (``.gz``: gzipped) or ``-`` for stdout.
+    width
+        Wrap sequence lines at this many letters (None: one line per sequence).
+
+    Returns
+    -------
+    Path or None
+        The path written (None for stdout).
+
+    Raises
+    ------
+    InputError
+        An empty id or one with whitespace.
     """
     if str(path) == "-":
         out = sys.stdout.buffer

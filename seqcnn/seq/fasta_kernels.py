@@ -15,10 +15,25 @@ _GT, _LF, _CR = ord(">"), ord("\n"), ord("\r")
 @numba.njit(cache=True, nogil=True)
 def scan_records(data: np.ndarray, seq_out: np.ndarray, head_lo: np.ndarray, head_hi: np.ndarray,
                  seq_end: np.ndarray) -> tuple[int, int]:  # pragma: no cover - compiled
-    """Index the records of ``data`` (uint8; starts with '>' and ends with a newline).
+    """Index the records of a block of FASTA bytes and copy their sequence bytes out.
 
-    For record r: header bytes (without '>' and line break) are ``data[head_lo[r]:head_hi[r]]``
-    and its sequence ends at ``seq_end[r]`` in ``seq_out``. Returns (records, sequence bytes).
+    Parameters
+    ----------
+    data
+        ``(B,)`` uint8 bytes of whole records: starts with ``>`` and ends with a newline.
+    seq_out
+        ``(B,)`` uint8, filled with the sequence bytes of every record, concatenated (no CR/LF).
+    head_lo, head_hi
+        int64 arrays, one slot per possible record: record r's header (without ``>`` and the line
+        break) is ``data[head_lo[r]:head_hi[r]]``.
+    seq_end
+        int64, one slot per possible record: record r's sequence ends at ``seq_end[r]`` in
+        ``seq_out`` (and starts where record r - 1's ends).
+
+    Returns
+    -------
+    tuple[int, int]
+        The number of records and of sequence bytes written.
     """
     n = data.shape[0]
     r = -1

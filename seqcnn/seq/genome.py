@@ -1,7 +1,9 @@
 """BED intervals + an indexed genome FASTA (pyfaidx) -> fixed-width sequence windows.
 
-Coordinates are 0-based, half-open (BED). Windows reaching past a chromosome end are padded
-with N; minus-strand intervals are reverse-complemented.
+Coordinates are 0-based, half-open (BED): ``[start, end)`` covers bases ``start`` to ``end - 1``.
+Windows reaching past a chromosome end are padded with N; minus-strand intervals are
+reverse-complemented. Bad files and intervals raise :class:`~seqcnn.errors.InputError` naming the file
+and line (or interval); bad arguments raise :class:`~seqcnn.errors.ConfigError`.
 """
 
 from __future__ import annotations
@@ -10,22 +12,42 @@ import difflib
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
-from seqcnn.errors import InputError
+from seqcnn.errors import ConfigError, InputError
 from seqcnn.seq.encode import reverse_complement
 
+if TYPE_CHECKING:  # pandas is imported on use: importing seqcnn.seq stays cheap
+    import pandas as pd
+
 BED_COLUMNS = ["chrom", "start", "end", "name", "score", "strand"]
+"""Columns of the table :func:`read_bed` returns."""
+_STRANDS = ("+", "-", ".")
 
 
 class Genome:
-    """An indexed FASTA genome (``.fai`` built by pyfaidx on first use if missing)."""
+    """An indexed FASTA genome, read through pyfaidx.
+
+    The ``.fai`` index is built on first use if missing. Use it as a context manager (or call
+    :meth:`close`) to close the file.
+
+    Parameters
+    ----------
+    path
+        The genome FASTA file (plain or bgzip-compressed).
+
+    Raises
+    ------
+    InputError
+        The file does not exist or cannot be indexed.
+    """
 
     def __init__(self, path: str | os.PathLike) -> None:
         import pyfaidx
 
+        #: The FASTA file.
         self.path = str(path)
         if not Path(path).is_file():
             raise InputError("no such genome FASTA file", file=self.path)
@@ -34,6 +56,7 @@ class Genome:
                                         rebuild=False)
         except (pyfaidx.FastaIndexingError, pyfaidx.UnsupportedCompressionFormat, ValueError) as exc:
             raise InputError(f"cannot index genome FASTA: {exc}", file=self.path) from None
+        #: Length of each chromosome, in file order.
         self.chroms: dict[str, int] = {name: len(rec) for name, rec in self._fasta.records.items()}
 
     def _unknown(self, chrom: str) -> InputError:
@@ -47,11 +70,35 @@ class Genome:
         return InputError(f"chromosome {chrom!r} is not in the genome{hint}", file=self.path)
 
     def fetch(self, chrom: str, start: int, end: int, strand: str = "+") -> str:
-        """Sequence of ``chrom:[start, end)`` (0-based), N-padded past the ends, RC on ``-``."""
+        """The sequence of ``chrom:[start, end)`` (0-based, half-open).
+
+        Parameters
+        ----------
+        chrom
+            Chromosome name, exactly as in the FASTA file.
+        start, end
+            0-based, half-open coordinates; they may reach past either end of the chromosome.
+        strand
+            ``"+"`` (or ``"."``) for the forward strand, ``"-"`` for the reverse complement.
+
+        Returns
+        -------
+        str
+            ``end - start`` letters, case as in the file, N where the window runs past the
+            chromosome's ends.
+
+        Raises
+        ------
+        InputError
+            An unknown chromosome (with a suggestion, e.g. ``chr1`` for ``1``), ``end < start`` or a
+            strand other than ``+``, ``-`` or ``.``.
+        """
         if chrom not in self.chroms:
             raise self._unknown(chrom)
         if end < start:
             raise InputError(f"end {end} < start {start}", file=self.path, record=chrom)
+        if strand not in _STRANDS:
+            raise InputError(f"strand must be +, - or ., got {strand!r}", file=self.path, record=chrom)
         size = self.chroms[chrom]
         lo, hi = max(start, 0), min(end, size)
         core = self._fasta[chrom][lo:hi] if hi > lo else ""
@@ -60,6 +107,7 @@ class Genome:
         return reverse_complement(seq) if strand == "-" else seq
 
     def close(self) -> None:
+        """Close the FASTA file."""
         self._fasta.close()
 
     def __enter__(self) -> Genome:
@@ -95,11 +143,32 @@ def _parse_bed_line(fields: list[str], path: str, line_no: int) -> list:
 
 
 def read_bed(path: str | os.PathLike) -> pd.DataFrame:
-    """Read a BED3+ file into columns chrom, start, end, name, score, strand (validated).
+    """Read and validate a BED3+ file.
 
-    Missing name -> ".", score -> 0, strand -> "+" ("." also means "+"). Header lines
-    (``#``, ``track``, ``browser``) and blank lines are skipped.
+    Header lines (``#``, ``track``, ``browser``) and blank lines are skipped. A missing name
+    becomes ``"."``, a missing score 0 and a missing strand ``"+"`` (``"."`` also means ``"+"``).
+
+    Parameters
+    ----------
+    path
+        The BED file (tab-separated; 0-based, half-open coordinates).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per interval, columns ``chrom, start, end, name, score, strand`` (:data:`BED_COLUMNS`;
+        start and end int64, score float64). ``attrs["file"]`` holds the path, so that
+        :func:`iter_bed_sequences` can name the file in its errors.
+
+    Raises
+    ------
+    InputError
+        A missing, binary or empty file (or a directory), or a bad line (fewer than 3 columns,
+        coordinates that are not integers with ``0 <= start <= end``, a score that is not a number,
+        a strand other than ``+``, ``-`` or ``.``), naming the file and line.
     """
+    import pandas as pd
+
     file = str(path)
     rows = []
     try:
@@ -111,6 +180,8 @@ def read_bed(path: str | os.PathLike) -> pd.DataFrame:
                 rows.append(_parse_bed_line(text.split("\t"), file, line_no))
     except FileNotFoundError:
         raise InputError("no such file", file=file) from None
+    except IsADirectoryError:
+        raise InputError("is a directory, not a BED file", file=file) from None
     except UnicodeDecodeError:
         raise InputError("not a BED text file (binary or non-UTF-8 content)", file=file) from None
     if not rows:
@@ -121,19 +192,64 @@ def read_bed(path: str | os.PathLike) -> pd.DataFrame:
 
 
 def bed_sequences(bed: pd.DataFrame, genome: Genome, width: int | None = None) -> list[tuple[str, str]]:
-    """``(id, sequence)`` per interval, as a list (see ``iter_bed_sequences``)."""
+    """The sequence of every interval, as a list.
+
+    Parameters
+    ----------
+    bed
+        Intervals, as :func:`read_bed` returns them.
+    genome
+        The genome they refer to.
+    width
+        See :func:`iter_bed_sequences`.
+
+    Returns
+    -------
+    list[tuple[str, str]]
+        ``(id, sequence)`` per interval, as :func:`iter_bed_sequences` yields them.
+
+    Raises
+    ------
+    InputError
+        See :func:`iter_bed_sequences`.
+    ConfigError
+        ``width`` below 1.
+    """
     return list(iter_bed_sequences(bed, genome, width))
 
 
 def iter_bed_sequences(
     bed: pd.DataFrame, genome: Genome, width: int | None = None
 ) -> Iterator[tuple[str, str]]:
-    """``(id, sequence)`` per interval, streamed; ``width`` gives windows of that size centred on each
-    interval. Ids are the fetched window ``chrom:start-end(strand)``. Without ``width`` intervals are
-    taken as given (lengths may differ). Errors name the BED file (from ``read_bed``) and interval.
+    """The sequence of every interval, streamed.
+
+    Parameters
+    ----------
+    bed
+        Intervals with columns ``chrom, start, end`` and optionally ``strand`` (missing: ``+``), as
+        :func:`read_bed` returns them.
+    genome
+        The genome they refer to.
+    width
+        Fetch windows of this many bases centred on each interval: ``start = (start + end) // 2 -
+        width // 2``. None: the intervals as given (lengths may then differ).
+
+    Yields
+    ------
+    tuple[str, str]
+        ``(id, sequence)``; the id is the fetched window ``chrom:start-end(strand)`` (0-based,
+        half-open), the sequence N-padded past chromosome ends and reverse-complemented on ``-``.
+
+    Raises
+    ------
+    InputError
+        An interval the genome cannot give (unknown chromosome, bad strand), naming the BED file
+        (when ``bed`` came from :func:`read_bed`) and the interval.
+    ConfigError
+        ``width`` below 1.
     """
     if width is not None and width < 1:
-        raise InputError(f"width must be >= 1, got {width}")
+        raise ConfigError(f"width must be >= 1, got {width}")
     strands = bed["strand"] if "strand" in bed else ["+"] * len(bed)
     for chrom, start, end, strand in zip(bed["chrom"], bed["start"], bed["end"], strands, strict=True):
         start, end = int(start), int(end)

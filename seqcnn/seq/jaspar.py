@@ -2,6 +2,8 @@
 
 Motifs come back as :class:`seqcnn.seq.meme.Motif` with ``id`` = JASPAR matrix id and
 ``name`` = TF name; ``pwm`` is the count matrix normalised per position (no pseudocounts).
+An unknown release, matrix id or TF name is a bad argument (:class:`~seqcnn.errors.ConfigError`,
+with close matches for names).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from seqcnn.errors import InputError
+from seqcnn.errors import ConfigError
 from seqcnn.seq.meme import Motif
 
 # A dozen well-known vertebrate TFs with distinct, informative motifs (pinned versions, so
@@ -34,18 +36,23 @@ DEFAULT_MOTIFS: tuple[str, ...] = (
     "MA0058.4",  # MAX
     "MA0079.5",  # SP1
 )
+"""Pinned JASPAR matrix ids planted by :func:`seqcnn.seq.simulate.simulate_dataset` by default."""
 
 _MATRIX_ID = re.compile(r"^[A-Z]{2}\d{4}(\.\d+)?$")
 
 
 @functools.lru_cache(maxsize=4)
 def _database(release: str):
-    from pyjaspar import jaspardb  # imported on use: it opens a bundled SQLite file
+    import pyjaspar  # imported on use: it opens a bundled SQLite file
 
+    known = list(getattr(pyjaspar, "jaspar_releases", ()))
+    if known and release not in known:  # pyjaspar only prints a message and has no connection
+        raise ConfigError(f"JASPAR release {release!r} is not available in pyjaspar; "
+                          f"choose from {', '.join(known)}")
     try:
-        return jaspardb(release=release)
+        return pyjaspar.jaspardb(release=release)
     except Exception as exc:  # pyjaspar raises plain Exceptions for unknown releases
-        raise InputError(f"JASPAR release {release!r} is not available in pyjaspar: {exc}") from None
+        raise ConfigError(f"JASPAR release {release!r} is not available in pyjaspar: {exc}") from None
 
 
 def _to_motif(jaspar_motif) -> Motif:
@@ -55,7 +62,7 @@ def _to_motif(jaspar_motif) -> Motif:
                  pwm=counts / counts.sum(axis=1, keepdims=True), nsites=nsites)
 
 
-def _by_name(db, name: str, collection: str, tax_group: str, release: str):
+def _by_name(db, name: str, collection: str, tax_group: str | None, release: str):
     """The motif for a TF name: exact (case-insensitive) name in the collection and group.
 
     Several matrices for one TF (e.g. CTCF MA0139, MA1929, MA1930): the lowest matrix id, which
@@ -72,22 +79,27 @@ def _by_name(db, name: str, collection: str, tax_group: str, release: str):
         close = difflib.get_close_matches(name, names, n=3, cutoff=0.6)
         close += [n for n in names if n.upper() == name.upper()][:1]
         hint = f"; did you mean {', '.join(dict.fromkeys(close))}?" if close else ""
-        raise InputError(f"no JASPAR {collection} {tax_group} motif named {name!r}{hint}")
+        group = f" {tax_group}" if tax_group else ""
+        raise ConfigError(f"no JASPAR {collection}{group} motif named {name!r}{hint}")
     return min(hits, key=lambda m: m.matrix_id)
 
 
-def _names(db, collection: str, tax_group: str) -> list[str]:
+def _names(db, collection: str, tax_group: str | None) -> list[str]:
     """TF names of a collection, straight from pyjaspar's SQLite file (building motifs is slow)."""
-    query = ("SELECT DISTINCT m.NAME FROM MATRIX m JOIN MATRIX_ANNOTATION a ON a.ID = m.ID "
-             "WHERE m.COLLECTION = ? AND a.TAG = 'tax_group' AND a.VAL = ?")
+    if tax_group is None:
+        query, args = "SELECT DISTINCT NAME FROM MATRIX WHERE COLLECTION = ?", (collection,)
+    else:
+        query = ("SELECT DISTINCT m.NAME FROM MATRIX m JOIN MATRIX_ANNOTATION a ON a.ID = m.ID "
+                 "WHERE m.COLLECTION = ? AND a.TAG = 'tax_group' AND a.VAL = ?")
+        args = (collection, tax_group)
     try:
-        return sorted(row[0] for row in db.conn.execute(query, (collection, tax_group)))
+        return sorted(row[0] for row in db.conn.execute(query, args))
     except Exception:  # another pyjaspar schema: fall back to the (slow) public API
         return sorted({m.name for m in _collection(db.release, collection, tax_group)})
 
 
 @functools.lru_cache(maxsize=4)
-def _collection(release: str, collection: str, tax_group: str) -> tuple[Motif, ...]:
+def _collection(release: str, collection: str, tax_group: str | None) -> tuple[Motif, ...]:
     """Every latest-version motif of a collection (cached: reading ~1000 matrices takes seconds)."""
     found = _database(release).fetch_motifs(collection=collection, tax_group=tax_group,
                                             all_versions=False)
@@ -98,13 +110,35 @@ def jaspar_motifs(
     ids_or_names: Sequence[str] | str | None = None,
     *,
     collection: str = "CORE",
-    tax_group: str = "vertebrates",
+    tax_group: str | None = "vertebrates",
     release: str = "JASPAR2026",
 ) -> list[Motif]:
-    """JASPAR motifs by matrix id (``MA0139.2``; no version: latest) or TF name (``CTCF``).
+    """JASPAR motifs by matrix id or TF name, from the database bundled with pyjaspar (offline).
 
-    ``None`` returns the whole collection for ``tax_group`` (latest versions). A comma-separated
-    string is split. Unknown ids or names raise :class:`InputError` with close matches.
+    Parameters
+    ----------
+    ids_or_names
+        Matrix ids (``MA0139.2``; without a version: the latest) or TF names (``CTCF``, any case;
+        a TF with several matrices gives the lowest matrix id), as a list or a comma-separated
+        string. None: every motif of the collection (latest versions).
+    collection
+        JASPAR collection searched for names and listed for None (``CORE``, ``UNVALIDATED``, ...).
+    tax_group
+        Taxonomic group searched for names and listed for None (``vertebrates``, ``plants``, ...);
+        None for every group.
+    release
+        The JASPAR release (pyjaspar's name, e.g. ``JASPAR2026``).
+
+    Returns
+    -------
+    list[Motif]
+        One motif per id or name, in the order asked; ``pwm`` ``(L, 4)`` is the count matrix
+        normalised per position, ``nsites`` its number of sites.
+
+    Raises
+    ------
+    ConfigError
+        An unknown release, matrix id or name (naming close matches).
     """
     if ids_or_names is None:
         return [Motif(name=m.name, id=m.id, pwm=m.pwm.copy(), nsites=m.nsites)
@@ -119,7 +153,7 @@ def jaspar_motifs(
                 warnings.simplefilter("ignore")
                 found = db.fetch_motif_by_id(key)
             if found is None:
-                raise InputError(f"no JASPAR matrix with id {key!r} in {release}")
+                raise ConfigError(f"no JASPAR matrix with id {key!r} in {release}")
         else:
             found = _by_name(db, key, collection, tax_group, release)
         motifs.append(_to_motif(found))

@@ -1,14 +1,20 @@
-"""Label tables: a TSV with an ``id`` column plus one numeric column per task."""
+"""Label tables: a TSV with an ``id`` column plus one numeric column per task.
+
+Bad tables raise :class:`~seqcnn.errors.InputError` naming the file, the record id and the column.
+"""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from seqcnn.errors import InputError
+
+if TYPE_CHECKING:  # pandas is imported on use: importing seqcnn.seq stays cheap
+    import pandas as pd
 
 _SHOWN = 5  # ids named in an error before "and N more"
 
@@ -21,14 +27,31 @@ def _named(ids: Sequence[str]) -> str:
 def read_labels(path: str | os.PathLike) -> pd.DataFrame:
     """Read a labels TSV: the first column holds record ids, every other column one task.
 
-    Returns a float32 DataFrame indexed by id. Duplicate ids, no task column, and values that
-    are not numbers (empty cells included) raise :class:`InputError` naming id and column.
+    Parameters
+    ----------
+    path
+        The tab-separated file, with a header line (the task names).
+
+    Returns
+    -------
+    pandas.DataFrame
+        float32 ``(N, T)`` values indexed by id (str), one column per task.
+
+    Raises
+    ------
+    InputError
+        A missing or empty file, no task column, duplicate ids, or a value that is not a finite
+        number (empty cells included), naming the id and column.
     """
+    import pandas as pd
+
     file = str(path)
     try:
         df = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
     except FileNotFoundError:
         raise InputError("no such file", file=file) from None
+    except IsADirectoryError:
+        raise InputError("is a directory, not a labels file", file=file) from None
     except pd.errors.EmptyDataError:
         raise InputError("empty labels file", file=file) from None
     if df.shape[1] < 2:
@@ -49,11 +72,30 @@ def read_labels(path: str | os.PathLike) -> pd.DataFrame:
 
 def align_labels(labels: pd.DataFrame, ids: Sequence[str], *, file: str | None = None,
                  allow_extra: bool = True) -> np.ndarray:
-    """Label rows in the order of ``ids`` as float32 ``(N, T)``.
+    """The label rows of some records, in their order.
 
-    Ids without labels raise :class:`InputError` naming them. Labelled ids not in ``ids`` are
-    fine by default (one labels file may serve train/valid/test FASTA files); with
-    ``allow_extra=False`` they are reported by name too.
+    Parameters
+    ----------
+    labels
+        A table from :func:`read_labels`.
+    ids
+        Record ids (e.g. of a FASTA file), in the order wanted.
+    file
+        The labels file, named in errors.
+    allow_extra
+        Whether labelled ids that are not in ``ids`` are fine (the default: one labels file may
+        serve the train, valid and test FASTA files).
+
+    Returns
+    -------
+    np.ndarray
+        float32 ``(N, T)``, row i for ``ids[i]``.
+
+    Raises
+    ------
+    InputError
+        Ids without labels, or (``allow_extra=False``) labelled ids not among ``ids``, naming the
+        first few.
     """
     index = labels.index
     missing = [i for i in ids if i not in index]

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from seqcnn.errors import InputError
+from seqcnn.errors import ConfigError, InputError
 from seqcnn.io.atomic import atomic_open
 
 _ROW_TOLERANCE = 0.02  # |row sum - 1| allowed on reading (files are written with 6 decimals)
@@ -23,10 +23,25 @@ _ROW_TOLERANCE = 0.02  # |row sum - 1| allowed on reading (files are written wit
 
 @dataclass
 class Motif:
-    """A motif: ``pwm`` is an ``(L, 4)`` float array of probabilities over A, C, G, T.
+    """A motif as a position probability matrix.
 
-    ``id`` is the MEME identifier (a JASPAR matrix id such as ``MA0139.2``); ``name`` the
-    alternate name (TF name). ``nsites`` and ``evalue`` are optional MEME statistics.
+    Parameters
+    ----------
+    name
+        The alternate name (a TF name), or the only name when there is no ``id``.
+    pwm
+        ``(L, 4)`` probabilities over A, C, G, T, one row per position (stored as float64).
+    id
+        The MEME identifier (a JASPAR matrix id such as ``MA0139.2``), if any.
+    nsites
+        Number of sites the matrix was built from (optional MEME statistic).
+    evalue
+        E-value (optional MEME statistic).
+
+    Raises
+    ------
+    InputError
+        ``pwm`` is not ``(L, 4)`` with L >= 1 (naming the motif).
     """
 
     name: str
@@ -64,8 +79,28 @@ def _header(background: np.ndarray) -> str:
 
 
 def format_meme(motifs: list[Motif], background: np.ndarray | None = None) -> str:
-    """MEME minimal format v4 text for ``motifs``."""
+    """Format motifs as MEME minimal format v4 text.
+
+    Parameters
+    ----------
+    motifs
+        The motifs, written in order; a missing ``nsites`` is written as 20, a missing E-value as 0.
+    background
+        ``(4,)`` background frequencies of A, C, G, T (None: uniform).
+
+    Returns
+    -------
+    str
+        The file's text (DNA alphabet, both strands).
+
+    Raises
+    ------
+    ConfigError
+        ``background`` is not four non-negative frequencies.
+    """
     bg = np.full(4, 0.25) if background is None else np.asarray(background, dtype=float)
+    if bg.shape != (4,) or not np.isfinite(bg).all() or (bg < 0).any():
+        raise ConfigError(f"background must be 4 non-negative frequencies (A, C, G, T), got {background!r}")
     parts = [_header(bg)]
     for motif in motifs:
         nsites = motif.nsites if motif.nsites is not None else 20
@@ -80,16 +115,50 @@ def format_meme(motifs: list[Motif], background: np.ndarray | None = None) -> st
 
 def write_meme(motifs: list[Motif], path: str | os.PathLike, *,
                background: np.ndarray | None = None) -> Path:
-    """Write ``motifs`` as MEME minimal format v4 (atomically); returns the path."""
+    """Write motifs as a MEME minimal format v4 file (atomically).
+
+    Parameters
+    ----------
+    motifs
+        The motifs (see :func:`format_meme`).
+    path
+        The file written.
+    background
+        ``(4,)`` background frequencies of A, C, G, T (None: uniform).
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Raises
+    ------
+    ConfigError
+        ``background`` is not four non-negative frequencies (nothing is written).
+    """
+    text = format_meme(motifs, background)
     with atomic_open(path, "w") as handle:
-        handle.write(format_meme(motifs, background))
+        handle.write(text)
     return Path(path)
 
 
 def write_jaspar(motifs: list[Motif], path: str | os.PathLike) -> Path:
-    """Write ``motifs`` in JASPAR format (``>id name`` + A/C/G/T count rows; counts = p * nsites).
+    """Write motifs as a JASPAR count-matrix file (atomically).
 
-    Motifs without ``nsites`` are scaled to 100 sites; counts are written with 3 decimals.
+    Each motif is a ``>id name`` line and four rows ``A [ ... ]`` to ``T [ ... ]`` of counts =
+    probability x ``nsites`` (100 sites for motifs without ``nsites``), with 3 decimals.
+
+    Parameters
+    ----------
+    motifs
+        The motifs (a motif without ``id`` uses its name as identifier).
+    path
+        The file written.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
     """
     lines = []
     for motif in motifs:
@@ -104,6 +173,7 @@ def write_jaspar(motifs: list[Motif], path: str | os.PathLike) -> Path:
 
 _MATRIX_LINE = re.compile(r"letter-probability matrix:(.*)")
 _KEY_VALUE = re.compile(r"(\w+)=\s*(\S+)")
+_MATRIX_KEYS = ("alength", "w", "nsites", "E")
 
 
 def _read_rows(lines: list[str], start: int, width: int, name: str, file: str) -> np.ndarray:
@@ -142,8 +212,8 @@ def _parse_motif(lines: list[str], i: int, file: str) -> tuple[Motif, int]:
         j += 1
     if j == len(lines) or lines[j].startswith("MOTIF"):
         raise InputError("motif has no letter-probability matrix", file=file, record=name)
-    info = dict(_KEY_VALUE.findall(_MATRIX_LINE.match(lines[j].strip()).group(1)))
-    if int(info.get("alength", 4)) != 4:
+    info = _matrix_info(lines[j], j, name, file)
+    if info.get("alength", 4) != 4:
         raise InputError(f"line {j + 1}: only 4-letter (DNA/RNA) motifs are supported", file=file,
                          record=name)
     rows_start = j + 1
@@ -155,19 +225,59 @@ def _parse_motif(lines: list[str], i: int, file: str) -> tuple[Motif, int]:
         width = 0
         while rows_start + width < len(lines) and re.match(r"\s*[\d.]", lines[rows_start + width]):
             width += 1
+    if width < 1:
+        raise InputError(f"line {j + 1}: matrix has no rows (w= {width})", file=file, record=name)
     pwm = _read_rows(lines, rows_start, width, name, file)
-    nsites = int(float(info["nsites"])) if "nsites" in info else None
-    evalue = float(info["E"]) if "E" in info else None
+    nsites = int(info["nsites"]) if "nsites" in info else None
+    evalue = info.get("E")
     return Motif(name=name, pwm=pwm, id=ident, nsites=nsites, evalue=evalue), rows_start + width
 
 
+def _matrix_info(line: str, index: int, name: str, file: str) -> dict[str, float]:
+    """The numbers of a ``letter-probability matrix:`` line (alength, w, nsites, E), checked."""
+    info = {}
+    for key, text in _KEY_VALUE.findall(_MATRIX_LINE.match(line.strip()).group(1)):
+        if key not in _MATRIX_KEYS:
+            continue
+        try:
+            value = float(text)
+        except ValueError:
+            raise InputError(f"line {index + 1}: {key}= must be a number, got {text!r}", file=file,
+                             record=name) from None
+        if key in ("alength", "w") and (not value.is_integer() or value < 0):
+            raise InputError(f"line {index + 1}: {key}= must be a whole number, got {text!r}", file=file,
+                             record=name)
+        info[key] = value
+    return info
+
+
 def read_meme(path: str | os.PathLike) -> list[Motif]:
-    """Read every motif of a MEME (minimal or full text) file; DNA/RNA alphabets only."""
+    """Read every motif of a MEME file (minimal or full text format; DNA/RNA alphabets only).
+
+    Parameters
+    ----------
+    path
+        The MEME file.
+
+    Returns
+    -------
+    list[Motif]
+        The motifs in file order; ``id`` and ``name`` from the ``MOTIF`` line (one word: the name),
+        ``nsites`` and ``evalue`` from the matrix line when given, rows renormalised to sum to 1.
+
+    Raises
+    ------
+    InputError
+        A missing or binary file, another alphabet, no motif, or a malformed motif (no matrix,
+        bad or missing rows, rows not summing to 1 within 0.02), naming the file, motif and line.
+    """
     file = str(path)
     try:
         lines = Path(path).read_text().splitlines()
     except FileNotFoundError:
         raise InputError("no such file", file=file) from None
+    except IsADirectoryError:
+        raise InputError("is a directory, not a MEME file", file=file) from None
     except UnicodeDecodeError:
         raise InputError("not a text MEME file", file=file) from None
     for k, line in enumerate(lines):

@@ -31,10 +31,22 @@ def _block_exact(src: np.ndarray) -> bool:  # pragma: no cover - compiled
 
 @numba.njit(cache=True, nogil=True)
 def encode_exact_int8(buf: np.ndarray, out: np.ndarray) -> bool:  # pragma: no cover - compiled
-    """Write ``buf`` (uint8, N*L bytes) into ``out`` (N, 4, L) int8 (N -> zeros).
+    """One-hot encode equal-length sequences of ACGTUN (either case) into int8.
 
-    Returns False, leaving ``out`` partly written, as soon as a block holds anything but
-    ACGTUN (either case); each block is checked while it is in cache, then encoded.
+    Each block is checked while it is in cache, then encoded.
+
+    Parameters
+    ----------
+    buf
+        ``(N * L,)`` uint8: the sequences' letters, concatenated.
+    out
+        ``(N, 4, L)`` int8, written in place (U as T; N as zeros).
+
+    Returns
+    -------
+    bool
+        True when every byte was encoded; False, leaving ``out`` partly written, as soon as a block
+        holds anything but ACGTUN.
     """
     n, _, length = out.shape
     for r in range(n):
@@ -58,7 +70,22 @@ def encode_exact_int8(buf: np.ndarray, out: np.ndarray) -> bool:  # pragma: no c
 
 @numba.njit(cache=True, nogil=True)
 def encode_exact_float(buf: np.ndarray, out: np.ndarray, n_value: float) -> bool:  # pragma: no cover
-    """As :func:`encode_exact_int8` for float32 ``out``; N -> ``n_value`` in every channel."""
+    """One-hot encode equal-length sequences of ACGTUN (either case) into float32.
+
+    Parameters
+    ----------
+    buf
+        ``(N * L,)`` uint8: the sequences' letters, concatenated.
+    out
+        ``(N, 4, L)`` float32, written in place (U as T).
+    n_value
+        The value of N in every channel (e.g. 0.25).
+
+    Returns
+    -------
+    bool
+        As :func:`encode_exact_int8`.
+    """
     n, _, length = out.shape
     one = np.float32(1.0)
     zero = np.float32(0.0)
@@ -87,8 +114,20 @@ def encode_exact_float(buf: np.ndarray, out: np.ndarray, n_value: float) -> bool
 def encode_str_int8(text: str, out: np.ndarray) -> bool:  # pragma: no cover - compiled
     """:func:`encode_exact_int8` straight from an ASCII ``str``'s buffer (no ``str.encode`` copy).
 
-    Uses numba's string internals (``_kind``, ``_is_ascii``, ``_data``); returns False for
-    non-ASCII strings too, and the caller falls back to the bytes path, which names errors.
+    Uses numba's string internals (``_kind``, ``_is_ascii``, ``_data``).
+
+    Parameters
+    ----------
+    text
+        The ``N * L`` letters of the sequences, concatenated.
+    out
+        ``(N, 4, L)`` int8, written in place.
+
+    Returns
+    -------
+    bool
+        As :func:`encode_exact_int8`; also False for a non-ASCII string (the caller then takes the
+        bytes path, which names errors).
     """
     if text._kind != 1 or not text._is_ascii:
         return False
@@ -97,7 +136,22 @@ def encode_str_int8(text: str, out: np.ndarray) -> bool:  # pragma: no cover - c
 
 @numba.njit(cache=True, nogil=True)
 def encode_str_float(text: str, out: np.ndarray, n_value: float) -> bool:  # pragma: no cover
-    """:func:`encode_exact_float` straight from an ASCII ``str``'s buffer."""
+    """:func:`encode_exact_float` straight from an ASCII ``str``'s buffer.
+
+    Parameters
+    ----------
+    text
+        The ``N * L`` letters of the sequences, concatenated.
+    out
+        ``(N, 4, L)`` float32, written in place.
+    n_value
+        The value of N in every channel.
+
+    Returns
+    -------
+    bool
+        As :func:`encode_str_int8`.
+    """
     if text._kind != 1 or not text._is_ascii:
         return False
     return encode_exact_float(numba.carray(text._data, len(text), np.uint8), out, n_value)

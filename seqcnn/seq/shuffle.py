@@ -9,6 +9,7 @@ Every k-mer count is preserved exactly, and the first and last (k-1)-mers are ke
 
 We implement this ourselves: Biopython has no k-mer shuffle and tangermeme's works only on
 one-hot tensors for k=2; this one works on any symbols (N, soft-masked letters) and any k.
+Every shuffle is a function of ``seed`` (an int, a ``numpy.random.Generator`` or None).
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ from typing import Any
 
 import numpy as np
 
-from seqcnn.errors import InputError
+from seqcnn.errors import ConfigError, InputError
 
 Seed = int | np.random.Generator | None
+"""Seeds the shuffles take (an int, a ``numpy.random.Generator`` advanced in place, or None)."""
 
 
 def _arborescence(out_edges: list[list[int]], end: int, rng: np.random.Generator) -> list[int]:
@@ -79,15 +81,35 @@ def _shuffle_codes(codes: np.ndarray, k: int, rng: np.random.Generator) -> np.nd
 
 
 def _check_k(k: int) -> None:
-    if not isinstance(k, (int, np.integer)) or k < 1:
-        raise InputError(f"k must be a positive integer, got {k!r}")
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ConfigError(f"k must be a positive integer, got {k!r}")
 
 
 def kmer_shuffle(seq: str, k: int = 2, *, seed: Seed = None) -> str:
-    """Shuffle ``seq`` keeping every k-mer count (k=2: dinucleotide shuffle); seeded.
+    """Shuffle a sequence, keeping every k-mer count.
 
-    Sequences of length <= k have only one such arrangement and are returned unchanged.
-    ``seed`` is an int, a ``numpy.random.Generator`` (advanced in place) or None.
+    The shuffle is drawn uniformly among the sequences with the same k-mer counts and the same
+    first and last ``k - 1`` letters. Sequences of length <= k have only one such arrangement and
+    are returned unchanged.
+
+    Parameters
+    ----------
+    seq
+        Any string; letters are symbols as they are (case, N and other codes kept).
+    k
+        The k-mer size kept (1: a plain permutation; 2: a dinucleotide shuffle).
+    seed
+        An int, a ``numpy.random.Generator`` (advanced in place) or None.
+
+    Returns
+    -------
+    str
+        The shuffled sequence, of the same length.
+
+    Raises
+    ------
+    ConfigError
+        ``k`` is not a positive integer.
     """
     _check_k(k)
     rng = np.random.default_rng(seed)
@@ -95,15 +117,39 @@ def kmer_shuffle(seq: str, k: int = 2, *, seed: Seed = None) -> str:
     return _shuffle_codes(codes, k, rng).tobytes().decode("utf-32-le")
 
 
-def shuffle_one_hot(x: Any, k: int = 2, n: int = 1, seed: Seed = None) -> np.ndarray:
-    """``n`` k-mer preserving shuffles of one-hot sequences.
+def shuffle_one_hot(x: Any, k: int = 2, n: int = 1, *, seed: Seed = None) -> np.ndarray:
+    """``n`` k-mer preserving shuffles of each one-hot sequence.
 
-    ``x`` (4, L) -> (n, 4, L); ``x`` (N, 4, L) -> (N, n, 4, L). Columns are shuffled as whole
-    symbols, so N and fractional (ambiguous) columns are kept as they are. Same dtype as ``x``.
+    Columns are shuffled as whole symbols, so N and fractional (ambiguous) columns are kept as
+    they are; each shuffle is drawn as in :func:`kmer_shuffle`.
+
+    Parameters
+    ----------
+    x
+        One sequence ``(4, L)`` or a batch ``(N, 4, L)``: a numpy array or a torch tensor (any
+        device), of any dtype.
+    k
+        The k-mer size kept.
+    n
+        Shuffles per sequence.
+    seed
+        An int, a ``numpy.random.Generator`` (advanced in place) or None.
+
+    Returns
+    -------
+    np.ndarray
+        ``(n, 4, L)`` for one sequence, ``(N, n, 4, L)`` for a batch; the dtype of ``x``.
+
+    Raises
+    ------
+    ConfigError
+        ``k`` or ``n`` is not a positive integer.
+    InputError
+        ``x`` is not two- or three-dimensional.
     """
     _check_k(k)
-    if n < 1:
-        raise InputError(f"n must be >= 1, got {n}")
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ConfigError(f"n must be a positive integer, got {n!r}")
     arr = x.detach().cpu().numpy() if hasattr(x, "detach") else np.asarray(x)
     if arr.ndim not in (2, 3):
         raise InputError(f"expected a (4, L) or (N, 4, L) array, got shape {arr.shape}")

@@ -6,7 +6,7 @@ embedded into an i.i.d. background with a set GC content; a fraction of sequence
 background. Labels are multi-hot: 1 if the motif was planted at least once.
 
 Files written (see docs/formats.md): ``train.fa valid.fa test.fa labels.tsv motifs.meme
-sites.tsv``. Everything is a function of ``seed``.
+sites.tsv``; site coordinates are 0-based, half-open. Everything is a function of ``seed``.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from seqcnn.errors import InputError
+from seqcnn.errors import ConfigError
 from seqcnn.io.atomic import atomic_open
 from seqcnn.seq.fasta import write_fasta
 from seqcnn.seq.meme import Motif, write_meme
@@ -53,7 +53,7 @@ def _column_names(motifs: list[Motif]) -> list[str]:
     names = [m.name for m in motifs]
     out = [f"{m.name}_{m.id}" if names.count(m.name) > 1 and m.id else m.name for m in motifs]
     if len(set(out)) != len(out):
-        raise InputError(f"motifs must be distinct, got {', '.join(out)}")
+        raise ConfigError(f"motifs must be distinct, got {', '.join(out)}")
     return out
 
 
@@ -103,16 +103,16 @@ def _plant(rng: np.random.Generator, codes: np.ndarray, sites: _Sites, motifs: l
 def _check_args(n_sequences: int, length: int, min_instances: int, max_instances: int,
                 negative_fraction: float, gc: float, split: Sequence[float], max_width: int) -> None:
     if n_sequences < 1 or length < 1:
-        raise InputError(f"need n_sequences >= 1 and length >= 1, got {n_sequences}, {length}")
+        raise ConfigError(f"need n_sequences >= 1 and length >= 1, got {n_sequences}, {length}")
     if not 1 <= min_instances <= max_instances:
-        raise InputError(f"need 1 <= min_instances <= max_instances, got {min_instances}, {max_instances}")
+        raise ConfigError(f"need 1 <= min_instances <= max_instances, got {min_instances}, {max_instances}")
     if max_instances * max_width > length:
-        raise InputError(f"length {length} cannot hold {max_instances} non-overlapping motifs of "
+        raise ConfigError(f"length {length} cannot hold {max_instances} non-overlapping motifs of "
                          f"width up to {max_width}; use a longer length or fewer instances")
     if not 0 <= negative_fraction <= 1 or not 0 <= gc <= 1:
-        raise InputError(f"negative_fraction and gc must be in [0, 1], got {negative_fraction}, {gc}")
+        raise ConfigError(f"negative_fraction and gc must be in [0, 1], got {negative_fraction}, {gc}")
     if len(split) != 3 or min(split) < 0 or abs(sum(split) - 1) > 1e-6:
-        raise InputError(f"split must be three fractions summing to 1, got {tuple(split)}")
+        raise ConfigError(f"split must be three fractions summing to 1, got {tuple(split)}")
 
 
 def _write_outputs(out: Path, ids: list[str], seqs: list[str], labels: np.ndarray, columns: list[str],
@@ -156,15 +156,50 @@ def simulate_dataset(
     split: Sequence[float] = (0.7, 0.1, 0.2),
     seed: int = 0,
 ) -> dict[str, Path]:
-    """Simulate a planted-motif data set into ``out_dir`` (created if missing).
+    """Simulate a planted-motif data set into a folder.
 
-    ``motifs``: JASPAR ids/names (list or comma-separated), :class:`Motif` objects, or None for
-    :data:`seqcnn.seq.jaspar.DEFAULT_MOTIFS`. Returns the written paths keyed ``train valid test
-    labels motifs sites``.
+    Parameters
+    ----------
+    out_dir
+        Output folder (created if missing).
+    motifs
+        The motifs to plant, one label column each: JASPAR matrix ids or TF names (a list or a
+        comma-separated string), :class:`~seqcnn.seq.meme.Motif` objects, or None for
+        :data:`seqcnn.seq.jaspar.DEFAULT_MOTIFS`.
+    n_sequences
+        Number of sequences, split in order into train, valid and test.
+    length
+        Length of every sequence.
+    min_instances
+        Fewest motif instances planted in a positive sequence.
+    max_instances
+        Most motif instances planted in a positive sequence (instances never overlap, so
+        ``length`` must hold this many of the widest motif).
+    negative_fraction
+        Fraction of sequences left as pure background (all labels 0).
+    gc
+        GC content of the background.
+    split
+        Fractions of train, valid and test (summing to 1).
+    seed
+        Random seed; the files are a function of it.
+
+    Returns
+    -------
+    dict[str, pathlib.Path]
+        The written files, keyed ``train``, ``valid``, ``test`` (FASTA), ``labels`` (TSV: ``id``
+        plus one 0/1 column per motif), ``motifs`` (MEME, with the background frequencies) and
+        ``sites`` (TSV: ``id, start, end, strand, motif`` per planted site, 0-based, half-open).
+
+    Raises
+    ------
+    ConfigError
+        Unknown JASPAR ids or names, no or repeated motifs, or values out of range (the folder is
+        then not created).
     """
     chosen = _resolve_motifs(motifs)
     if not chosen:
-        raise InputError("no motifs to plant")
+        raise ConfigError("no motifs to plant")
     columns = _column_names(chosen)
     widths = np.array([m.length for m in chosen])
     _check_args(n_sequences, length, min_instances, max_instances, negative_fraction, gc, split,

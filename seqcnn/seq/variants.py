@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from seqcnn.errors import InputError
+from seqcnn.errors import ConfigError, InputError
 
 _BASES = re.compile(r"^[ACGTNacgtn]+$")
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -31,7 +31,21 @@ _GZIP_MAGIC = b"\x1f\x8b"
 
 @dataclass(frozen=True)
 class Variant:
-    """One REF -> ALT change; ``pos`` is 1-based as in the VCF."""
+    """One REF -> ALT change, as in a VCF record (one ALT allele).
+
+    Parameters
+    ----------
+    chrom
+        Chromosome name.
+    pos
+        1-based position of the first REF base, as in the VCF (0-based start: ``pos - 1``).
+    id
+        The VCF ID column (``"."`` when there is none).
+    ref
+        The reference allele (letters ACGTN, either case).
+    alt
+        The alternative allele (letters ACGTN, either case).
+    """
 
     chrom: str
     pos: int
@@ -42,7 +56,18 @@ class Variant:
 
 @dataclass
 class VcfStats:
-    """Counts from reading a VCF: records, extra alleles split off, ALT alleles skipped."""
+    """Counts filled in while :func:`read_vcf` reads a VCF.
+
+    Parameters
+    ----------
+    n_records
+        Variant records read (lines, before splitting multi-allelic records).
+    n_split
+        Extra ALT alleles split off multi-allelic records.
+    skipped
+        ``label:alt`` of each skipped (symbolic, breakend, ``*`` or ``.``) ALT allele, the label being
+        the record's ID or ``chrom:pos``.
+    """
 
     n_records: int = 0
     n_split: int = 0
@@ -80,11 +105,29 @@ def _lines(path: str | os.PathLike) -> Iterator[tuple[int, str]]:
 
 
 def read_vcf(path: str | os.PathLike, stats: VcfStats | None = None) -> Iterator[Variant]:
-    """Yield one :class:`Variant` per ALT allele (multi-allelic records are split), streaming.
+    """Stream the variants of a VCF file, one per ALT allele (multi-allelic records are split).
 
     Symbolic (``<DEL>``), breakend, ``*`` and ``.`` ALT alleles are skipped and listed in
-    ``stats.skipped``. A missing ``#CHROM`` header, too few columns, a bad POS, or REF/ALT
-    letters outside ACGTN raise :class:`InputError` naming the file and line.
+    ``stats.skipped``. Only the first five columns are read.
+
+    Parameters
+    ----------
+    path
+        A plain, gzip or bgzip VCF file, or ``"-"`` for standard input.
+    stats
+        Counts to fill in while reading (see :class:`VcfStats`).
+
+    Yields
+    ------
+    Variant
+        One per ALT allele, in file order.
+
+    Raises
+    ------
+    InputError
+        A missing, empty, truncated or corrupt file, no variant records, a missing ``#CHROM``
+        header, too few columns, a bad POS, or REF/ALT letters outside ACGTN, naming the file and
+        line.
     """
     name = str(path)
     stats = stats if stats is not None else VcfStats()
@@ -129,7 +172,25 @@ def _parse_record(line: str, name: str, number: int, stats: VcfStats) -> Iterato
 
 
 def chrom_length(genome: Any, chrom: str) -> int:
-    """Length of ``chrom`` in ``genome`` (a ``seqcnn.seq.genome.Genome``); InputError if unknown."""
+    """The length of a chromosome.
+
+    Parameters
+    ----------
+    genome
+        A :class:`seqcnn.seq.genome.Genome` (or any object with its ``chroms`` and ``fetch``).
+    chrom
+        Chromosome name.
+
+    Returns
+    -------
+    int
+        Its length in bases.
+
+    Raises
+    ------
+    InputError
+        An unknown chromosome (naming the genome, with a suggestion).
+    """
     if chrom not in genome.chroms:
         genome.fetch(chrom, 0, 0)  # raises InputError naming the genome, with a suggestion
     return int(genome.chroms[chrom])
@@ -137,11 +198,36 @@ def chrom_length(genome: Any, chrom: str) -> int:
 
 def variant_windows(variant: Variant, genome: Any, width: int, *, file: str | None = None,
                     length: int | None = None) -> tuple[str, str, bool]:
-    """``(ref window, alt window, ref_match)`` of ``width`` bases centred on each allele.
+    """The reference and alternative windows of a variant, each centred on its allele.
 
-    ``length`` is the chromosome's length (looked up when not given); a variant past its end
-    raises InputError. Alleles longer than ``width`` are cropped to their centre.
+    Parameters
+    ----------
+    variant
+        The variant.
+    genome
+        The genome it refers to (a :class:`seqcnn.seq.genome.Genome`).
+    width
+        Length of both windows; alleles longer than ``width`` are cropped to their centre.
+    file
+        The VCF file, named in errors.
+    length
+        The chromosome's length (looked up when None).
+
+    Returns
+    -------
+    tuple[str, str, bool]
+        ``(ref window, alt window, ref_match)``: two sequences of ``width`` letters (N-padded past
+        the chromosome's ends) and whether the genome's bases under REF equal REF (any case).
+
+    Raises
+    ------
+    InputError
+        An unknown chromosome, or a variant past the chromosome's end.
+    ConfigError
+        ``width`` below 1.
     """
+    if width < 1:
+        raise ConfigError(f"width must be >= 1, got {width}")
     start = variant.pos - 1
     length = chrom_length(genome, variant.chrom) if length is None else length
     if start + len(variant.ref) > length:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import warnings
 from typing import Any
 
 import torch
@@ -18,7 +19,26 @@ _CHECKED = ("n_tasks", "num_classes", "in_channels")
 
 
 def model_kwargs(cfg: ModelConfig, defaults: dict[str, Any]) -> dict[str, Any]:
-    """``cfg.kwargs`` plus the data-derived arguments the builder takes and the config leaves out."""
+    """The builder's keyword arguments: the config's, plus what the data decide and the config omits.
+
+    Parameters
+    ----------
+    cfg
+        The model section (name and kwargs).
+    defaults
+        Data-derived arguments (``n_tasks``, ``num_classes``, ``in_channels``, ``input_length``, ...);
+        only those the builder takes are used.
+
+    Returns
+    -------
+    dict
+        The keyword arguments for :func:`seqcnn.models.build_model`.
+
+    Raises
+    ------
+    ConfigError
+        A config value of ``n_tasks``, ``num_classes`` or ``in_channels`` that contradicts the data.
+    """
     params = get_spec(cfg.name).parameters
     kwargs = dict(cfg.kwargs)
     for key, value in defaults.items():
@@ -35,9 +55,19 @@ def model_kwargs(cfg: ModelConfig, defaults: dict[str, Any]) -> dict[str, Any]:
 
 
 def build(cfg: ModelConfig, kwargs: dict[str, Any]) -> tuple[nn.Module, list[str]]:
-    """Build the model; with ``init_from``, copy matching weights and freeze ``freeze`` patterns.
+    """Build the model; with ``init_from``, copy matching weights, and freeze the ``freeze`` patterns.
 
-    Returns the model and log lines describing the transfer.
+    Parameters
+    ----------
+    cfg
+        The model section.
+    kwargs
+        Builder arguments (from :func:`model_kwargs`).
+
+    Returns
+    -------
+    tuple
+        The model and the log lines that describe the transfer.
     """
     model = build_model(cfg.name, **kwargs)
     notes: list[str] = []
@@ -49,11 +79,28 @@ def build(cfg: ModelConfig, kwargs: dict[str, Any]) -> tuple[nn.Module, list[str
 
 
 def init_from(model: nn.Module, path: str) -> list[str]:
-    """Copy every tensor of the model file at ``path`` whose name and shape match ``model``'s.
+    """Copy every tensor of a model file whose name and shape match ``model``'s (transfer learning).
 
     Tensors that differ (a head for a different number of tasks) keep their fresh initialisation.
+
+    Parameters
+    ----------
+    model
+        The freshly built model; changed in place.
+    path
+        A ``model.safetensors`` file.
+
+    Returns
+    -------
+    list of str
+        Log lines: how many tensors were copied, which were newly initialised.
+
+    Raises
+    ------
+    ConfigError
+        No tensor fits.
     """
-    source = load_model(path).state_dict()
+    source = load_model(path, device="cpu").state_dict()
     own = model.state_dict()
     copied = {k: v for k, v in source.items() if k in own and own[k].shape == v.shape}
     if not copied:
@@ -67,7 +114,25 @@ def init_from(model: nn.Module, path: str) -> list[str]:
 
 
 def freeze(model: nn.Module, patterns: list[str]) -> list[str]:
-    """Set ``requires_grad=False`` on parameters whose names match any fnmatch pattern."""
+    """Freeze the parameters whose names match any of the patterns.
+
+    Parameters
+    ----------
+    model
+        The model; ``requires_grad`` is set to False in place.
+    patterns
+        ``fnmatch`` patterns over parameter names (``body.0.*``).
+
+    Returns
+    -------
+    list of str
+        One log line naming the frozen parameters.
+
+    Raises
+    ------
+    ConfigError
+        A pattern that matches no parameter.
+    """
     names = [n for n, _ in model.named_parameters()]
     for pattern in patterns:
         if not any(fnmatch.fnmatchcase(n, pattern) for n in names):
@@ -84,7 +149,25 @@ def freeze(model: nn.Module, patterns: list[str]) -> list[str]:
 
 
 def make_optimizer(cfg: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
-    """Adam, AdamW or SGD (with momentum) over the trainable parameters."""
+    """The optimizer over the trainable parameters: Adam, AdamW or SGD with momentum.
+
+    Parameters
+    ----------
+    cfg
+        Training settings (``optimizer``, ``lr``, ``momentum``, ``weight_decay``).
+    model
+        The model.
+
+    Returns
+    -------
+    torch.optim.Optimizer
+        The optimizer.
+
+    Raises
+    ------
+    ConfigError
+        Every parameter is frozen.
+    """
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
         raise ConfigError("every parameter is frozen: nothing to train (check model.freeze)")
@@ -97,7 +180,25 @@ def make_optimizer(cfg: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
 def make_scheduler(
     cfg: TrainConfig, optimizer: torch.optim.Optimizer, steps_per_epoch: int, mode: str
 ) -> Any:
-    """None, cosine (per epoch), plateau (on the monitored metric) or one-cycle (per step)."""
+    """The learning-rate schedule: none, cosine (per epoch), plateau (on the monitored metric) or
+    one-cycle (per optimizer step).
+
+    Parameters
+    ----------
+    cfg
+        Training settings (``scheduler``, ``epochs``, ``lr``, ``patience``).
+    optimizer
+        The optimizer.
+    steps_per_epoch
+        Optimizer steps per epoch (one-cycle).
+    mode
+        ``min`` or ``max``: whether the monitored metric improves downwards (plateau).
+
+    Returns
+    -------
+    Any
+        A torch learning-rate scheduler, or None.
+    """
     if cfg.scheduler == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(cfg.epochs, 1))
     if cfg.scheduler == "plateau":
@@ -109,3 +210,48 @@ def make_scheduler(
             optimizer, max_lr=cfg.lr, total_steps=max(1, cfg.epochs * steps_per_epoch)
         )
     return None
+
+
+def extend_scheduler(cfg: TrainConfig, optimizer: torch.optim.Optimizer, scheduler: Any, *,
+                     steps_per_epoch: int, epochs_done: int, steps_done: int) -> Any:
+    """The schedule of a run configured for ``cfg.epochs``, continued where ``scheduler`` stopped.
+
+    A resumed run whose epoch count changed (a finished run given more epochs, say) must not keep
+    the saved schedule: a cosine or one-cycle schedule that has ended holds the learning rate at
+    its minimum (0 for cosine). The returned scheduler gives the learning rates of a run configured
+    with ``cfg.epochs`` from the start, at the epoch (cosine) or step (one-cycle) reached so far,
+    and sets the optimizer's learning rate to that value.
+
+    Parameters
+    ----------
+    cfg
+        The resumed run's training settings (``epochs``, ``scheduler``, ``lr``).
+    optimizer
+        The optimizer, its state (``initial_lr`` of each group) already restored.
+    scheduler
+        The restored scheduler, or None.
+    steps_per_epoch
+        Optimizer steps per epoch (one-cycle schedules count steps).
+    epochs_done, steps_done
+        Epochs finished and optimizer steps taken so far (a cosine schedule steps once per epoch,
+        a one-cycle schedule once per optimizer step).
+
+    Returns
+    -------
+    Any
+        A new scheduler for cosine and one-cycle schedules; ``scheduler`` itself otherwise
+        (plateau and constant rates do not depend on the epoch count).
+    """
+    if scheduler is None or cfg.scheduler not in ("cosine", "onecycle"):
+        return scheduler
+    done = epochs_done
+    if cfg.scheduler == "onecycle":  # the trainer stops stepping one step before the end
+        done = min(steps_done, max(1, cfg.epochs * steps_per_epoch) - 1)
+    for group in optimizer.param_groups:  # a new schedule starts from the initial rate
+        group["lr"] = group.get("initial_lr", group["lr"])
+    fresh = make_scheduler(cfg, optimizer, steps_per_epoch, "min")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "scheduler stepped before the optimizer": a replay, not training
+        for _ in range(done):  # replay: the rates (and one-cycle momenta) of the longer schedule
+            fresh.step()
+    return fresh

@@ -24,7 +24,18 @@ CHECKPOINT_VERSION = 1
 
 
 def rng_states(generator: torch.Generator | None = None) -> dict[str, Any]:
-    """Every RNG state (torch CPU/CUDA, numpy, Python, the data generator) as tensors and ints."""
+    """Every random number generator's state, as tensors and plain numbers (loadable weights-only).
+
+    Parameters
+    ----------
+    generator
+        The data generator (shuffling, augmentation), saved as ``data`` when given.
+
+    Returns
+    -------
+    dict
+        torch CPU (and CUDA) states, numpy's and Python's states, and the generator's.
+    """
     np_state = np.random.get_state()
     py_version, py_state, py_gauss = random.getstate()
     states: dict[str, Any] = {
@@ -45,7 +56,15 @@ def rng_states(generator: torch.Generator | None = None) -> dict[str, Any]:
 
 
 def restore_rng_states(states: dict[str, Any], generator: torch.Generator | None = None) -> None:
-    """Undo :func:`rng_states`."""
+    """Restore the states :func:`rng_states` saved.
+
+    Parameters
+    ----------
+    states
+        What :func:`rng_states` returned (CUDA states only when the device count matches).
+    generator
+        The data generator to restore (from ``data``).
+    """
     torch.set_rng_state(states["torch"])
     keys = states["numpy_keys"].numpy().astype(np.uint32)
     np.random.set_state(
@@ -61,7 +80,20 @@ def restore_rng_states(states: dict[str, Any], generator: torch.Generator | None
 
 
 def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> Path:
-    """Write ``state`` (plain types and tensors only) to ``path`` atomically (temp file + rename)."""
+    """Write a checkpoint atomically (a temporary file renamed into place).
+
+    Parameters
+    ----------
+    path
+        The checkpoint file.
+    state
+        Plain types and tensors only, so that :func:`load_checkpoint` can read it weights-only.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+    """
     payload = {"checkpoint_version": CHECKPOINT_VERSION, **state}
     with atomic_path(path) as tmp:
         torch.save(payload, tmp)
@@ -69,7 +101,23 @@ def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> Path:
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
-    """Read a checkpoint with ``weights_only=True`` (never unpickles code); InputError if unusable."""
+    """Read a checkpoint with ``weights_only=True`` (never unpickles code).
+
+    Parameters
+    ----------
+    path
+        A file written by :func:`save_checkpoint`.
+
+    Returns
+    -------
+    dict
+        The saved state (with ``checkpoint_version``), tensors on the CPU.
+
+    Raises
+    ------
+    InputError
+        A missing, truncated, foreign or tampered file, or an unsupported version.
+    """
     file = str(path)
     if not Path(file).is_file():
         raise InputError("no checkpoint to resume from", file=file)

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from seqcnn._common import resolve_batch_size
 from seqcnn.config import load_config
 from seqcnn.data.sequences import SIMULATE_FILES, load_labelled_fasta
 from seqcnn.device import resolve_device
@@ -28,14 +29,40 @@ def evaluate_model(
     out_dir: str | os.PathLike,
     *,
     split: str = "test",
-    batch_size: int = 256,
+    batch_size: int | None = None,
     device: str | None = None,
 ) -> pd.DataFrame:
-    """Score ``data`` with the model file and write ``metrics.tsv``, ``roc.png``, ``pr.png`` in ``out_dir``.
+    """Score labelled data with a model file; write ``metrics.tsv``, ``roc.png`` and ``pr.png``.
 
-    ``data`` is one YAML run config (its ``split``), one ``seqcnn simulate`` folder (its ``split``)
-    or a FASTA file and its labels TSV. Returns the per-task metric table (with a ``macro`` row).
+    Parameters
+    ----------
+    model_path
+        A ``model.safetensors`` file.
+    data
+        One YAML run config (its ``split``), one ``seqcnn simulate`` folder (its ``split``), or a
+        FASTA file and its labels TSV.
+    out_dir
+        Output folder (created).
+    split
+        ``train``, ``valid`` or ``test``, for a config or a simulate folder.
+    batch_size
+        Sequences per batch (None: automatic, 256).
+    device
+        ``"cpu"``, ``"cuda"``, ``"cuda:N"``, ``"mps"``, or None for automatic.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per task plus a ``macro`` row; one column per metric (and ``loss``).
+
+    Raises
+    ------
+    InputError
+        Data that cannot be read or does not fit the model's tasks.
+    ConfigError
+        A bad ``batch_size``.
     """
+    batch_size = resolve_batch_size(batch_size, 256)
     dev = resolve_device(device)
     model = load_model(model_path, device=dev)
     meta = model.metadata

@@ -32,12 +32,38 @@ def fit(
     out_dir: str | Path | None = None,
     resume: bool = False,
     device: str | torch.device | None = None,
-    quiet: bool = True,
+    progress: bool = False,
 ) -> TrainResult:
-    """Train the model ``config`` describes; write the run directory (rank 0); return a TrainResult.
+    """Train the model ``config`` describes and write the run directory (rank 0 only).
 
-    ``out_dir`` defaults to ``config.output.dir`` or ``runs/<model name>``; ``device`` (default
-    ``config.train.device``, then CUDA, MPS, CPU); ``resume=True`` continues from ``checkpoint.pt``.
+    Parameters
+    ----------
+    config
+        The run's settings (data, model, training, output); not modified.
+    out_dir
+        Run directory; default ``config.output.dir``, else ``runs/<model name>``.
+    resume
+        Continue the run in ``out_dir`` from its ``checkpoint.pt``. A run resumed with a different
+        ``train.epochs`` follows the learning-rate schedule of that epoch count from where it stopped.
+    device
+        ``"cpu"``, ``"cuda"``, ``"cuda:N"``, ``"mps"``, or None: ``config.train.device``, else
+        automatic (CUDA, then MPS, then the CPU).
+    progress
+        Show a progress bar per epoch (on stderr, rank 0 only).
+
+    Returns
+    -------
+    TrainResult
+        The trained model (best weights), the paths of the run files and the test metrics.
+
+    Raises
+    ------
+    ConfigError
+        Invalid settings, or ``out_dir`` already holds a run and ``resume`` is False.
+    InputError
+        Unreadable data, or nothing to resume.
+    TrainingError
+        The loss became NaN or infinite (the last checkpoint is kept).
     """
     cfg = copy.deepcopy(config)
     info, dev = dist_utils.setup(device if device is not None else cfg.train.device)
@@ -45,7 +71,7 @@ def fit(
     try:
         folder = Path(out_dir or cfg.output.dir or f"runs/{cfg.model.name}")
         with _deterministic(cfg.train.deterministic), intra_op_threads(cfg.train.threads):
-            trainer = Trainer(cfg, folder, dev, info, quiet=quiet, resume=resume)
+            trainer = Trainer(cfg, folder, dev, info, progress=progress, resume=resume)
             return trainer.run()
     finally:
         if trainer is not None:

@@ -43,7 +43,25 @@ ALLOWED = {
 
 
 def resolve_loss_name(name: str, task_type: str) -> str:
-    """``auto`` -> the task type's default; ``ConfigError`` if the loss does not fit the task type."""
+    """The loss a config asks for, checked against the task type.
+
+    Parameters
+    ----------
+    name
+        A loss name, or ``auto`` for the task type's default.
+    task_type
+        ``binary``, ``multiclass``, ``regression``, ``profile``, ``segmentation`` or ``reconstruction``.
+
+    Returns
+    -------
+    str
+        The loss name.
+
+    Raises
+    ------
+    ConfigError
+        An unknown task type, or a loss that does not fit it.
+    """
     if task_type not in DEFAULT_LOSS:
         raise ConfigError(f"unknown task type {task_type!r}; known: {', '.join(DEFAULT_LOSS)}")
     if name == "auto":
@@ -59,7 +77,29 @@ def resolve_loss_name(name: str, task_type: str) -> str:
 def make_loss(
     name: str, task_type: str, *, pos_weight: Tensor | None = None, counts_weight: float = 1.0
 ) -> LossFn:
-    """The loss function ``fn(output, target) -> scalar`` for ``name`` (``auto`` allowed)."""
+    """The loss function for a loss name.
+
+    Parameters
+    ----------
+    name
+        A loss name, or ``auto`` (see :func:`resolve_loss_name`).
+    task_type
+        The task type the loss must fit.
+    pos_weight
+        ``(T,)`` weights of the positive class (binary cross-entropy only).
+    counts_weight
+        Weight of the counts term of the profile (BPNet) loss.
+
+    Returns
+    -------
+    Callable
+        ``fn(output, target) -> scalar tensor``.
+
+    Raises
+    ------
+    ConfigError
+        A loss that does not fit the task type.
+    """
     name = resolve_loss_name(name, task_type)
     if name == "bce":
         return lambda out, y: F.binary_cross_entropy_with_logits(
@@ -79,14 +119,43 @@ def make_loss(
 
 
 def pos_weight_from_labels(y: Tensor) -> Tensor:
-    """``n_negative / n_positive`` per task of 0/1 labels ``(N, T)`` (1 where a task has no positives)."""
+    """Positive-class weights that balance each task's labels.
+
+    Parameters
+    ----------
+    y
+        0/1 labels ``(N, T)``.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(T,)`` float: ``n_negative / n_positive`` per task (1 where a task has no positives).
+    """
     positives = y.sum(0)
     negatives = y.shape[0] - positives
     return torch.where(positives > 0, negatives / positives.clamp(min=1), torch.ones_like(positives)).float()
 
 
 def center_crop(y: Tensor, length: int) -> Tensor:
-    """Crop the last axis of ``y`` to ``length`` around its centre (profile targets, valid padding)."""
+    """Crop the last axis around its centre (profile targets of models with valid padding).
+
+    Parameters
+    ----------
+    y
+        ``(..., L)``.
+    length
+        The output length, at most ``L``.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(..., length)``, a view.
+
+    Raises
+    ------
+    ValueError
+        ``length`` greater than ``L``.
+    """
     extra = y.shape[-1] - length
     if extra < 0:
         raise ValueError(f"target length {y.shape[-1]} is shorter than the output length {length}")
@@ -95,16 +164,42 @@ def center_crop(y: Tensor, length: int) -> Tensor:
 
 
 def multinomial_nll(logits: Tensor, counts: Tensor) -> Tensor:
-    """Mean over (N, T) of ``-sum_l counts_l * log_softmax(logits)_l`` for ``(N, T, L)`` inputs.
+    """Multinomial negative log-likelihood of profile counts (as in BPNet).
 
-    This is the multinomial negative log-likelihood without the ``log(n!/prod k!)`` term, which does
-    not depend on the model (as in BPNet).
+    The ``log(n!/prod k!)`` term, which does not depend on the model, is left out.
+
+    Parameters
+    ----------
+    logits
+        Profile logits ``(N, T, L)``.
+    counts
+        Observed counts ``(N, T, L)``.
+
+    Returns
+    -------
+    torch.Tensor
+        Scalar: the mean over ``(N, T)`` of ``-sum_l counts_l * log_softmax(logits)_l``.
     """
     return -(counts * torch.log_softmax(logits, dim=-1)).sum(-1).mean()
 
 
 def profile_loss(output: dict[str, Tensor], counts: Tensor, *, counts_weight: float = 1.0) -> Tensor:
-    """BPNet loss: multinomial NLL of the profile + ``counts_weight`` * MSE of log(1 + total counts)."""
+    """The BPNet loss: profile shape plus total counts.
+
+    Parameters
+    ----------
+    output
+        The model's outputs: ``profile`` logits ``(N, T, L')`` and ``counts`` ``(N, T)`` (log(1 + total)).
+    counts
+        Observed counts ``(N, T, L)``, ``L >= L'`` (centre-cropped to ``L'``).
+    counts_weight
+        Weight of the counts term.
+
+    Returns
+    -------
+    torch.Tensor
+        Scalar: multinomial NLL of the profile + ``counts_weight`` * MSE of log(1 + total counts).
+    """
     logits = output["profile"].float()
     counts = center_crop(counts, logits.shape[-1])
     total = torch.log1p(counts.sum(-1))
@@ -112,7 +207,22 @@ def profile_loss(output: dict[str, Tensor], counts: Tensor, *, counts_weight: fl
 
 
 def dice_loss(logits: Tensor, target: Tensor, eps: float = 1.0) -> Tensor:
-    """``1 - mean_k dice_k``: soft Dice of softmax probabilities ``(N, K, H, W)`` vs classes ``(N, H, W)``."""
+    """Soft Dice loss for segmentation.
+
+    Parameters
+    ----------
+    logits
+        ``(N, K, H, W)`` class logits.
+    target
+        ``(N, H, W)`` class indices.
+    eps
+        Smoothing added to numerator and denominator.
+
+    Returns
+    -------
+    torch.Tensor
+        Scalar ``1 - mean_k dice_k`` over the softmax probabilities.
+    """
     probs = torch.softmax(logits.float(), dim=1)
     onehot = F.one_hot(target, probs.shape[1]).permute(0, 3, 1, 2).to(probs.dtype)
     dims = (0, 2, 3)
@@ -124,8 +234,19 @@ def dice_loss(logits: Tensor, target: Tensor, eps: float = 1.0) -> Tensor:
 def link(output: Any, loss_name: str) -> Any:
     """Turn raw model outputs into predictions for metrics: probabilities or values.
 
-    bce: sigmoid; ce/dice/ce_dice: softmax over dim 1; poisson: exp; multinomial: a dict with the
-    profile softmax over positions and the log counts; mse/mae: unchanged.
+    Parameters
+    ----------
+    output
+        Raw outputs: ``(N, T)``, ``(N, K, ...)``, or a profile model's dict.
+    loss_name
+        The loss trained with: bce gives a sigmoid; ce, dice and ce_dice a softmax over dim 1;
+        poisson an exp; multinomial a dict with the profile softmax over positions and the log
+        counts; mse and mae leave the outputs unchanged.
+
+    Returns
+    -------
+    Any
+        Predictions shaped like ``output``.
     """
     if loss_name == "bce":
         return torch.sigmoid(output.float())

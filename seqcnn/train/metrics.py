@@ -31,25 +31,76 @@ LOWER_IS_BETTER = {"loss", "mse", "mae"}
 
 
 def metric_mode(name: str) -> str:
-    """``min`` for losses and errors, ``max`` for the rest."""
+    """Which way a metric improves.
+
+    Parameters
+    ----------
+    name
+        A metric name (``valid_loss``, ``valid_auroc``, ...).
+
+    Returns
+    -------
+    str
+        ``min`` for losses and errors (loss, mse, mae), ``max`` for the rest.
+    """
     return "min" if name.split("_")[-1] in LOWER_IS_BETTER else "max"
 
 
 def compute_metrics(
     y_true: Any, y_pred: Any, task_type: str, tasks: list[str] | None = None
 ) -> dict[str, float]:
-    """Macro-averaged metrics (the ``macro`` row of :func:`metric_table`) as ``{name: value}``."""
+    """Macro-averaged metrics: the ``macro`` row of :func:`metric_table`.
+
+    Parameters
+    ----------
+    y_true, y_pred, task_type, tasks
+        As for :func:`metric_table`.
+
+    Returns
+    -------
+    dict[str, float]
+        Metric name to value (counts left out).
+    """
     return macro_metrics(metric_table(y_true, y_pred, task_type, tasks))
 
 
 def macro_metrics(table: pd.DataFrame) -> dict[str, float]:
-    """The ``macro`` row of a metric table without the count columns."""
+    """The ``macro`` row of a metric table, without the count columns.
+
+    Parameters
+    ----------
+    table
+        From :func:`metric_table`.
+
+    Returns
+    -------
+    dict[str, float]
+        Metric name to value.
+    """
     row = table.loc["macro"].drop(["n", "n_positive"], errors="ignore")
     return {str(k): float(v) for k, v in row.items()}
 
 
 def metric_table(y_true: Any, y_pred: Any, task_type: str, tasks: list[str] | None = None) -> pd.DataFrame:
-    """One row per task plus ``macro``; columns depend on the task type (``n`` first)."""
+    """Metrics per task and their macro average.
+
+    Parameters
+    ----------
+    y_true
+        Labels or values: ``(N, T)`` (binary, regression), ``(N,)`` classes (multiclass),
+        ``(N, H, W)`` classes (segmentation), counts ``(N, T, L)`` (profile).
+    y_pred
+        Predictions as described in the module docstring (probabilities or values).
+    task_type
+        The task type; it decides the metrics (AUROC/AUPR, accuracy, Pearson/Spearman, Dice, MSE).
+    tasks
+        Row names (default, or when their number differs: ``0``, ``1``, ...).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per task (class for multiclass and segmentation) plus ``macro``; ``n`` first.
+    """
     fn = {
         "binary": _binary,
         "multiclass": _multiclass,

@@ -16,6 +16,7 @@ from seqcnn.config import config_to_dict
 from seqcnn.errors import ConfigError
 from seqcnn.modelfile import ModelMetadata
 from seqcnn.train import checkpoint as ckpt
+from seqcnn.train.build import extend_scheduler
 
 if TYPE_CHECKING:
     from seqcnn.train.trainer import Trainer
@@ -73,8 +74,24 @@ def checkpoint_state(t: Trainer, ranks: dict[str, torch.Tensor]) -> dict[str, An
 
 
 def restore_checkpoint(t: Trainer, state: dict[str, Any]) -> None:
-    """Load ``state`` (from :func:`checkpoint_state`) into ``t``; ConfigError when the saved data or
-    model settings differ from the run's."""
+    """Load a checkpoint into a trainer.
+
+    A run resumed with a different ``train.epochs`` gets the learning-rate schedule of that epoch
+    count, replayed to the epoch (or step) reached, instead of the saved schedule (which, for a
+    finished cosine run, would train on at a learning rate of 0).
+
+    Parameters
+    ----------
+    t
+        The trainer, set up for the resumed run's config; changed in place.
+    state
+        What :func:`checkpoint_state` saved.
+
+    Raises
+    ------
+    ConfigError
+        The saved data or model settings differ from the run's.
+    """
     saved = yaml.safe_load(state["config"])
     current = config_to_dict(t.cfg)
     for section in ("data", "model"):
@@ -92,6 +109,9 @@ def restore_checkpoint(t: Trainer, state: dict[str, Any]) -> None:
     for key in _COUNTERS:
         setattr(t, key, state[key])
     t.running = list(state["running"])
+    if saved.get("train", {}).get("epochs") != t.cfg.train.epochs:  # more (or fewer) epochs than saved
+        t.scheduler = extend_scheduler(t.cfg.train, t.optimizer, t.scheduler, steps_per_epoch=t.n_batches,
+                                       epochs_done=t.epoch, steps_done=t.global_step)
     ckpt.restore_rng_states(state["rng"], t.generator)
     ranks = state.get("ranks") or {}
     if t.dist.enabled and len(ranks.get("data", ())) == t.dist.world_size:

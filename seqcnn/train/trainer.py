@@ -86,10 +86,10 @@ class Trainer:
         device: torch.device,
         info: dist_utils.DistInfo,
         *,
-        quiet: bool,
+        progress: bool,
         resume: bool,
     ) -> None:
-        self.cfg, self.out, self.device, self.dist, self.quiet = cfg, out, device, info, quiet
+        self.cfg, self.out, self.device, self.dist, self.progress = cfg, out, device, info, progress
         self.paths = {k: out / v for k, v in RUN_FILES.items()}
         created = not out.exists()
         self._check_out_dir(resume)
@@ -159,7 +159,7 @@ class Trainer:
             handler = logging.FileHandler(self.paths["log"], encoding="utf-8")
             handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%Y-%m-%d %H:%M:%S"))
             log.addHandler(handler)
-            if not self.quiet:
+            if self.progress:
                 log.addHandler(logging.StreamHandler(sys.stderr))
         return log
 
@@ -249,7 +249,7 @@ class Trainer:
         last = self.history[-1].get(metric) if self.history else None
         bar = progress_bar(
             range(self.step, len(batches)),
-            enabled=not self.quiet and self.dist.is_main,
+            enabled=self.progress and self.dist.is_main,
             total=len(batches),
             initial=self.step,
             desc=f"epoch {epoch + 1}/{self.cfg.train.epochs}",

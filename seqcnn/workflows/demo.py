@@ -21,7 +21,7 @@ from seqcnn.config import AugmentConfig, DataConfig, ModelConfig, OutputConfig, 
 from seqcnn.device import resolve_device
 from seqcnn.io.tables import write_table
 from seqcnn.modelfile import load_model
-from seqcnn.score.predict import predict
+from seqcnn.score.scoring import predict
 from seqcnn.seq.fasta import read_fasta
 from seqcnn.seq.meme import Motif, read_meme
 from seqcnn.seq.simulate import simulate_dataset
@@ -32,7 +32,21 @@ Log = Callable[[str], None]
 
 @dataclass(frozen=True)
 class DemoSettings:
-    """Sizes of one demo run; ``quick`` trades accuracy for a run of about a minute on 2 cores."""
+    """Sizes of one demo run.
+
+    Attributes
+    ----------
+    n_sequences
+        Simulated sequences.
+    epochs
+        Most training epochs.
+    n_filters
+        First-layer filters.
+    motif_sequences
+        Test sequences the motif report reads.
+    n_maps
+        Mutation maps drawn.
+    """
 
     n_sequences: int
     epochs: int
@@ -42,6 +56,18 @@ class DemoSettings:
 
     @classmethod
     def for_mode(cls, quick: bool) -> DemoSettings:
+        """The settings of a quick run (about a minute on 2 cores) or a full one.
+
+        Parameters
+        ----------
+        quick
+            Trade accuracy for time.
+
+        Returns
+        -------
+        DemoSettings
+            The sizes.
+        """
         if quick:
             return cls(n_sequences=8000, epochs=5, n_filters=64, motif_sequences=1500)
         return cls(n_sequences=25000, epochs=12, n_filters=64, motif_sequences=5000)
@@ -49,7 +75,23 @@ class DemoSettings:
 
 @dataclass
 class DemoResult:
-    """What the demo measured and where it wrote everything."""
+    """What the demo measured and where it wrote everything.
+
+    Attributes
+    ----------
+    test_auroc
+        Macro AUROC on the held-out test set.
+    planted
+        Names of the planted motifs.
+    recovered
+        Planted motifs some filter matches (q < 0.05).
+    fraction_filters_matched
+        Filters matching any target motif.
+    outputs
+        Paths written, by name.
+    seconds
+        Wall time.
+    """
 
     test_auroc: float
     planted: list[str]
@@ -60,8 +102,27 @@ class DemoResult:
 
 
 def demo_config(data_dir: Path, run_dir: Path, settings: DemoSettings, device: str | None) -> RunConfig:
-    """Koo & Ploenzke's recipe: koo_cnn (CNN-25: max-pool 25 after the first layer, so filters learn
-    whole motifs) whose first layer uses the exponential activation (as configs/koo_cnn.yaml)."""
+    """Koo & Ploenzke's recipe, as configs/koo_cnn.yaml.
+
+    koo_cnn (CNN-25: max-pool 25 after the first layer, so filters learn whole motifs) whose first
+    layer uses the exponential activation.
+
+    Parameters
+    ----------
+    data_dir
+        The simulated data.
+    run_dir
+        The run folder.
+    settings
+        Sizes.
+    device
+        Training device.
+
+    Returns
+    -------
+    RunConfig
+        The run's configuration.
+    """
     return RunConfig(
         data=DataConfig(kind="simulate", path=str(data_dir), task_type="binary", batch_size=100,
                         augment=AugmentConfig(rc=True, shift=3)),
@@ -79,7 +140,7 @@ def _train_fresh(config: RunConfig, run_dir: Path, device: str, progress: bool) 
     replaces an earlier run (fit refuses to overwrite one) and an interrupted run leaves it intact."""
     partial = run_dir.with_name(run_dir.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
-    result = fit(config, out_dir=partial, device=device, quiet=not progress)
+    result = fit(config, out_dir=partial, device=device, progress=progress)
     old = run_dir.with_name(run_dir.name + ".old")
     shutil.rmtree(old, ignore_errors=True)
     if run_dir.exists():
@@ -109,7 +170,7 @@ def _score_test_set(model: torch.nn.Module, test_fasta: Path, out: Path, device:
 def _mutation_maps(model: torch.nn.Module, test_fasta: Path, scores: pd.DataFrame, out_dir: Path,
                    n: int, device: str | None) -> list[Path]:
     """ISM of the ``n`` top-scoring test sequences, one DeepBind-style map each (PNG)."""
-    from seqcnn.interpret.ism.mutagenesis import ism
+    from seqcnn.interpret.ism import ism
     from seqcnn.report.maps import plot_mutation_map
 
     shutil.rmtree(out_dir, ignore_errors=True)  # maps of an earlier run may name other sequences
@@ -129,8 +190,25 @@ def _mutation_maps(model: torch.nn.Module, test_fasta: Path, scores: pd.DataFram
 
 
 def recovered_motifs(matches: pd.DataFrame, planted: list[Motif], q: float = 0.05) -> list[str]:
-    """Names of planted motifs that some filter matches with TomTom q < ``q``: the same JASPAR
-    matrix, or another matrix of the same TF (JASPAR often holds several per factor)."""
+    """Names of planted motifs that some filter matches with TomTom q < ``q``.
+
+    A match is the same JASPAR matrix, or another matrix of the same TF (JASPAR often holds several
+    per factor).
+
+    Parameters
+    ----------
+    matches
+        Filter matches (``MATCH_COLUMNS``).
+    planted
+        The planted motifs.
+    q
+        q-value threshold.
+
+    Returns
+    -------
+    list[str]
+        Names of the recovered planted motifs.
+    """
     hits = matches.loc[matches["q_value"] < q]
     ids = set(hits["target_id"].astype(str))
     names = set(hits["target_name"].astype(str).str.upper())
@@ -139,8 +217,27 @@ def recovered_motifs(matches: pd.DataFrame, planted: list[Motif], q: float = 0.0
 
 def run_demo(out_dir: str | Path, *, quick: bool = False, device: str | None = None,
              progress: bool = True, log: Log = print) -> DemoResult:
-    """Run the whole pipeline into ``out_dir`` (safe to repeat: outputs are replaced atomically)."""
-    from seqcnn.workflows.motif_report import ReportOptions, motif_report
+    """Run the whole pipeline into ``out_dir`` (safe to repeat: outputs are replaced atomically).
+
+    Parameters
+    ----------
+    out_dir
+        Output folder (created).
+    quick
+        Smaller data and fewer epochs (:meth:`DemoSettings.for_mode`).
+    device
+        Where to train and score (None: automatic).
+    progress
+        Show progress bars.
+    log
+        Called with one line per step.
+
+    Returns
+    -------
+    DemoResult
+        What was measured and written.
+    """
+    from seqcnn.workflows.motif_pipeline import ReportOptions, motif_report
 
     began = time.perf_counter()
     out = Path(out_dir)
@@ -173,7 +270,18 @@ def run_demo(out_dir: str | Path, *, quick: bool = False, device: str | None = N
 
 
 def format_summary(result: DemoResult) -> str:
-    """The lines ``seqcnn demo`` prints at the end."""
+    """The lines ``seqcnn demo`` prints at the end.
+
+    Parameters
+    ----------
+    result
+        The demo's result.
+
+    Returns
+    -------
+    str
+        The summary, lines joined by newlines.
+    """
     lines = [
         f"test AUROC (mean over {len(result.planted)} motifs): {result.test_auroc:.3f}",
         f"planted motifs recovered by a filter (TomTom q < 0.05): "

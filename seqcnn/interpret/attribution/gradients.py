@@ -20,38 +20,142 @@ conservative (contributions then sum to ``f(x) - f(ref)`` only approximately).
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 
-from seqcnn.device import resolve_device
+from seqcnn._common import (
+    as_onehot,
+    as_tensor,
+    is_sequence_list,
+    model_device,
+    model_dtype,
+    preserved,
+    resolve_batch_size,
+    resolve_rc,
+    resolve_targets,
+    task_names,
+)
 from seqcnn.errors import ConfigError, InputError
 from seqcnn.progress import progress_bar
 
 METHODS = ("saliency", "input_x_grad", "ig", "deepliftshap")
 BASELINES = ("zeros", "uniform", "shuffle")
+Target = int | str | Sequence[int | str] | None
+"""The ``target`` argument: None (all outputs), an output index, a task name, or a list of them."""
 
 
 @dataclass
 class Attribution:
-    """Attributions of ``N`` inputs ``(N, C, *S)`` to output column ``target`` (see module docstring)."""
+    """Attributions of ``N`` inputs to the outputs ``target`` (see the module docstring).
+
+    Attributes
+    ----------
+    actual, hypothetical
+        ``(N, C, *S)`` for one target (an int or a task name); ``(N, C, *S, T)`` with a last axis over
+        the ``T`` targets when ``target`` was None (all outputs) or a list.
+    method
+        The attribution method (one of ``METHODS``).
+    target
+        The output index explained, or the list of indices along the last axis.
+    """
 
     actual: np.ndarray
     hypothetical: np.ndarray
     method: str
-    target: int
+    target: int | list[int]
 
 
 def is_one_hot(x: torch.Tensor) -> bool:
-    """True for (N, A, L) inputs whose columns are one-hot or uniform (N) — sequences, not images."""
+    """True for ``(N, A, L)`` inputs whose columns are one-hot or uniform (N): sequences, not images.
+
+    Parameters
+    ----------
+    x
+        Model inputs ``(N, C, *S)``.
+
+    Returns
+    -------
+    bool
+        Whether ``x`` is a batch of one-hot (or IUPAC-uniform) sequences.
+    """
     if x.dim() != 3:
         return False
     sums = x.sum(1)
     return bool(((x == 0) | (x == 1) | (x == 0.25) | (x == 1 / x.shape[1])).all() and torch.allclose(
         sums[sums > 0], torch.ones_like(sums[sums > 0])))
+
+
+def as_model_input(inputs: Any, model: nn.Module, device: torch.device) -> torch.Tensor:
+    """Sequences (strings, a FASTA path object, one-hot arrays) or images as a batch for ``model``.
+
+    Parameters
+    ----------
+    inputs
+        A string or list of strings, a ``pathlib.Path`` to a FASTA file, or an array or tensor
+        ``(N, C, *S)``.
+    model
+        The model the batch is for (its floating dtype is used).
+    device
+        Device of the batch.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(N, C, *S)`` in the model's dtype on ``device``.
+
+    Raises
+    ------
+    InputError
+        Unreadable sequences, or an array with fewer than three axes.
+    """
+    dtype = model_dtype(model)
+    if is_sequence_list(inputs) or isinstance(inputs, os.PathLike):
+        return as_onehot(inputs, dtype=dtype, device=device)
+    x = as_tensor(inputs)
+    if x.dim() < 3:
+        raise InputError(f"expected inputs (N, C, *S), got shape {tuple(x.shape)}")
+    if x.shape[0] == 0:
+        raise InputError("no inputs given")
+    return x.to(device, dtype)
+
+
+def output_targets(model: nn.Module, x: torch.Tensor, target: Target) -> tuple[list[int], bool]:
+    """The output indices ``target`` names for ``model``, and whether the result keeps a target axis.
+
+    Parameters
+    ----------
+    model
+        A model returning ``(N, T)`` outputs.
+    x
+        A batch ``(n, C, *S)`` the model accepts (one forward pass of it tells ``T``).
+    target
+        None (all outputs), an index, a task name, or a list of them.
+
+    Returns
+    -------
+    tuple[list[int], bool]
+        The indices, and True when ``target`` was None or a list (results then get a last axis over
+        the indices), False for one index or name.
+
+    Raises
+    ------
+    ConfigError
+        A model without ``(N, T)`` outputs, an index out of range or an unknown task name.
+    """
+    with torch.no_grad():
+        y = model(x)
+    if not isinstance(y, torch.Tensor) or y.dim() != 2:
+        raise ConfigError("attributions need a model with (N, T) outputs (wrap profile models, e.g. "
+                          "BPNetScalar)")
+    indices = resolve_targets(target, task_names(model, y.shape[1]))
+    return indices, not isinstance(target, (int, str, np.integer))
 
 
 def _references(x: torch.Tensor, baseline: str | np.ndarray | torch.Tensor, n_shuffles: int,
@@ -88,65 +192,111 @@ def _combine(x: torch.Tensor, refs: torch.Tensor, mult: torch.Tensor, one_hot: b
 
 
 def attribute(
-    model: torch.nn.Module,
-    X: np.ndarray | torch.Tensor,
+    model: nn.Module,
+    X: Any,
     method: str,
     *,
-    target: int = 0,
+    target: Target = None,
     baseline: str | np.ndarray | torch.Tensor | None = None,
     steps: int = 50,
     n_shuffles: int = 20,
     seed: int = 0,
-    batch_size: int = 32,
+    rc: str | None = None,
+    batch_size: int | None = None,
     device: str | torch.device | None = None,
     progress: bool = False,
 ) -> Attribution:
-    """Attributions of ``X`` (N, C, *S) to output ``target`` with ``method`` (one of ``METHODS``).
+    """Attributions of inputs ``X`` to the outputs ``target`` with ``method``.
 
-    ``baseline`` (``ig``: default ``"zeros"``; ``deepliftshap``: always shuffles, or an array):
-    ``"zeros"``, ``"uniform"`` (1/C per channel), ``"shuffle"`` (``n_shuffles`` dinucleotide shuffles
-    of each sequence, seeded by ``seed``) or an array (C, *S) / (N, C, *S). ``steps``: integration
-    steps of ``ig`` (Gauss-Legendre). ``batch_size`` inputs go through the model at once.
+    Parameters
+    ----------
+    model
+        A model with ``(N, T)`` outputs (profile models wrapped, e.g. ``BPNetScalar``). It is given
+        back as it was (device, train/eval mode, ``requires_grad``).
+    X
+        Inputs ``(N, C, *S)`` (array or tensor), or sequences (a string, a list of strings, a FASTA
+        file as a ``pathlib.Path``).
+    method
+        One of ``METHODS``: ``saliency``, ``input_x_grad``, ``ig``, ``deepliftshap``.
+    target
+        None (every output, on a last axis), an output index, a task name, or a list of them.
+    baseline
+        The reference: ``"zeros"``, ``"uniform"`` (1/C per channel), ``"shuffle"`` (``n_shuffles``
+        dinucleotide shuffles of each sequence, seeded by ``seed``) or an array ``(C, *S)`` /
+        ``(N, C, *S)``. Default: zeros; ``deepliftshap`` shuffles.
+    steps
+        Integration steps of ``ig`` (Gauss-Legendre).
+    n_shuffles, seed
+        Shuffled references per sequence and their seed.
+    rc
+        How the explained output combines the two strands of a sequence, as in scoring: ``mean``
+        (the attributions of both strands, the reverse one mapped back, averaged: exact for the mean
+        output, as every method here is linear in the output), ``max`` (the attributions of the strand
+        that scores higher on the input) or ``none`` (the given strand). None: the model file's
+        ``rc_mode``. Images and other non-sequence inputs always use ``none``.
+    batch_size
+        Inputs per pass (None: 32).
+    device
+        Where to run (None: automatic).
+    progress
+        Show a progress bar.
+
+    Returns
+    -------
+    Attribution
+        ``actual`` and ``hypothetical`` of shape ``(N, C, *S)`` for one target, ``(N, C, *S, T)`` for
+        None or a list.
+
+    Raises
+    ------
+    ConfigError
+        An unknown method or baseline, a bad target or batch size, a model without ``(N, T)`` outputs.
+    InputError
+        Inputs that are not ``(N, C, *S)`` or a baseline that does not fit them.
     """
     if method not in METHODS:
         raise ConfigError(f"unknown attribution method {method!r}; choose from {', '.join(METHODS)}")
-    dev = resolve_device(device)
-    x_all = torch.as_tensor(np.asarray(X) if not isinstance(X, torch.Tensor) else X)
-    param = next(model.parameters(), None)
-    x_all = x_all.to(dev, param.dtype if param is not None else torch.float32)
-    if x_all.dim() < 3:
-        raise InputError(f"expected inputs (N, C, *S), got shape {tuple(x_all.shape)}")
+    size = resolve_batch_size(batch_size, 32)
     if method == "deepliftshap" and baseline is None:
         baseline = "shuffle"
-    one_hot = is_one_hot(x_all)
-    was_training = model.training
-    model.eval().to(dev)
-    _check_target(model, x_all[:1], target)
-    actual, hyp = [], []
-    try:
-        for a in progress_bar(range(0, len(x_all), batch_size), enabled=progress, desc=method):
-            x = x_all[a:a + batch_size]
+    with preserved(model, device) as m:
+        x_all = as_model_input(X, m, model_device(m))
+        indices, axis = output_targets(m, x_all[:1], target)
+        one_hot = is_one_hot(x_all)
+        strands = resolve_rc(rc, model) if one_hot else "none"
+        actual, hyp = [], []
+        for a in progress_bar(range(0, len(x_all), size), enabled=progress, desc=method):
+            x = x_all[a:a + size]
             refs = _references(x, baseline or "zeros", n_shuffles, seed + a)
-            mult = _multipliers(model, x, refs, method, target, steps)
-            act, hy = _combine(x, refs, mult, one_hot)
-            actual.append(act.detach().cpu())
-            hyp.append(hy.detach().cpu())
-    finally:
-        model.train(was_training)
-    return Attribution(torch.cat(actual).numpy(), torch.cat(hyp).numpy(), method, target)
+            parts = [_combine(x, refs, _strand_multipliers(m, x, refs, method, t, steps, strands), one_hot)
+                     for t in indices]
+            actual.append(torch.stack([p[0].detach().cpu() for p in parts], -1))
+            hyp.append(torch.stack([p[1].detach().cpu() for p in parts], -1))
+    act, hy = torch.cat(actual).numpy(), torch.cat(hyp).numpy()
+    if not axis:
+        return Attribution(act[..., 0], hy[..., 0], method, indices[0])
+    return Attribution(act, hy, method, indices)
 
 
-def _check_target(model: torch.nn.Module, x: torch.Tensor, target: int) -> None:
+def _strand_multipliers(model: nn.Module, x: torch.Tensor, refs: torch.Tensor, method: str, target: int,
+                        steps: int, rc: str) -> torch.Tensor:
+    """(N, R, 4, L) multipliers of the output combined over strands as ``rc`` says.
+
+    The reverse strand of a one-hot batch ``(N, 4, L)`` in A, C, G, T order is ``x.flip(1, 2)``; its
+    multipliers map back to the given strand by the same flip.
+    """
+    forward = _multipliers(model, x, refs, method, target, steps)
+    if rc == "none":
+        return forward
+    reverse = _multipliers(model, x.flip(1, 2), refs.flip(2, 3), method, target, steps).flip(2, 3)
+    if rc == "mean":
+        return (forward + reverse) / 2
     with torch.no_grad():
-        y = model(x)
-    if not isinstance(y, torch.Tensor) or y.dim() != 2:
-        raise ConfigError("attributions need a model with (N, T) outputs (wrap profile models, e.g. "
-                          "BPNetScalar)")
-    if not 0 <= target < y.shape[1]:
-        raise ConfigError(f"target {target} out of range for a model with {y.shape[1]} outputs")
+        keep = model(x)[:, target] >= model(x.flip(1, 2))[:, target]
+    return torch.where(keep.view(-1, *([1] * (forward.dim() - 1))), forward, reverse)
 
 
-def _multipliers(model: torch.nn.Module, x: torch.Tensor, refs: torch.Tensor, method: str, target: int,
+def _multipliers(model: nn.Module, x: torch.Tensor, refs: torch.Tensor, method: str, target: int,
                  steps: int) -> torch.Tensor:
     """(N, R, C, *S) multipliers of ``method`` for each (input, reference) pair."""
     import captum.attr as ca
@@ -171,28 +321,74 @@ def _multipliers(model: torch.nn.Module, x: torch.Tensor, refs: torch.Tensor, me
     return mult.reshape(n, r, *x.shape[1:])
 
 
-def saliency(model: torch.nn.Module, X: np.ndarray | torch.Tensor, **kwargs) -> Attribution:
-    """Gradients of output ``target``: hypothetical = gradient, actual = gradient x input."""
+def saliency(model: nn.Module, X: Any, **kwargs: Any) -> Attribution:
+    """Gradients of the outputs ``target``: hypothetical = gradient, actual = gradient x input.
+
+    Parameters
+    ----------
+    model, X
+        As in :func:`attribute`.
+    **kwargs
+        ``target``, ``batch_size``, ``device``, ``progress`` (see :func:`attribute`).
+
+    Returns
+    -------
+    Attribution
+        As :func:`attribute` returns it.
+    """
     return attribute(model, X, "saliency", **kwargs)
 
 
-def input_x_gradient(model: torch.nn.Module, X: np.ndarray | torch.Tensor, **kwargs) -> Attribution:
-    """Input x gradient (the same arrays as ``saliency``; the method name says which to show)."""
-    return attribute(model, X, "input_x_grad", **kwargs)
+def integrated_gradients(model: nn.Module, X: Any, *, steps: int = 50,
+                         baseline: str | np.ndarray | torch.Tensor = "zeros", **kwargs: Any) -> Attribution:
+    """Integrated gradients from ``baseline`` in ``steps`` steps, averaged over shuffled references.
 
+    Parameters
+    ----------
+    model, X
+        As in :func:`attribute`.
+    steps
+        Integration steps (Gauss-Legendre).
+    baseline
+        ``"zeros"``, ``"uniform"``, ``"shuffle"`` or an array (see :func:`attribute`).
+    **kwargs
+        ``target``, ``n_shuffles``, ``seed``, ``batch_size``, ``device``, ``progress``.
 
-def integrated_gradients(model: torch.nn.Module, X: np.ndarray | torch.Tensor, *, steps: int = 50,
-                         baseline: str | np.ndarray | torch.Tensor = "zeros", **kwargs) -> Attribution:
-    """Integrated gradients from ``baseline`` in ``steps`` steps, averaged over shuffled references."""
+    Returns
+    -------
+    Attribution
+        As :func:`attribute` returns it.
+    """
     return attribute(model, X, "ig", steps=steps, baseline=baseline, **kwargs)
 
 
-def deeplift_shap(model: torch.nn.Module, X: np.ndarray | torch.Tensor, *, n_shuffles: int = 20,
-                  **kwargs) -> Attribution:
-    """DeepLIFT (rescale rule) averaged over ``n_shuffles`` dinucleotide-shuffled references (DeepSHAP)."""
+def deeplift_shap(model: nn.Module, X: Any, *, n_shuffles: int = 20, **kwargs: Any) -> Attribution:
+    """DeepLIFT (rescale rule) averaged over ``n_shuffles`` dinucleotide-shuffled references (DeepSHAP).
+
+    Parameters
+    ----------
+    model, X
+        As in :func:`attribute`.
+    n_shuffles
+        Shuffled references per sequence.
+    **kwargs
+        ``target``, ``baseline`` (an array instead of shuffles), ``seed``, ``batch_size``, ``device``,
+        ``progress``.
+
+    Returns
+    -------
+    Attribution
+        As :func:`attribute` returns it.
+    """
     return attribute(model, X, "deepliftshap", n_shuffles=n_shuffles, **kwargs)
 
 
 def methods() -> Sequence[str]:
-    """Names accepted by ``attribute``."""
+    """Names accepted by :func:`attribute`.
+
+    Returns
+    -------
+    Sequence[str]
+        ``METHODS``.
+    """
     return METHODS

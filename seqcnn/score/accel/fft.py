@@ -48,12 +48,15 @@ class FFTConv1d(nn.Module):
 
     @staticmethod
     def supports(conv: nn.Module) -> bool:
+        """Whether ``conv`` is a CPU float32 ``Conv1d`` (stride 1, no dilation, one group, zero
+        padding) wide enough (``MIN_KERNEL``, ``MIN_CHANNELS``) for the FFT to pay."""
         return (isinstance(conv, nn.Conv1d) and conv.stride[0] == 1 and conv.dilation[0] == 1
                 and conv.groups == 1 and conv.padding_mode == "zeros" and conv.kernel_size[0] >= MIN_KERNEL
                 and conv.in_channels * conv.out_channels >= MIN_CHANNELS
                 and conv.weight.dtype == torch.float32 and conv.weight.device.type == "cpu")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(N, C_out, L')``: by FFT where it pays (no autograd), else the direct convolution."""
         length = x.shape[-1] + sum(self.padding)
         if not self.enabled or x.dim() != 3 or torch.is_grad_enabled() or not worth_it(self.kernel, length):
             return self.conv(x)

@@ -114,9 +114,11 @@ class FusedFirstBlock(nn.Module):
         self._token, self._codes = token, np.ascontiguousarray(codes, dtype=np.uint8)
 
     def disarm(self) -> None:
+        """Back to the plain block."""
         self._token = self._codes = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The block's (pooled) output: from the kernels when armed with ``x``, else the plain block."""
         if self._token is None:
             out = self.block(x)
             return self.global_pool(out) if self.global_pool is not None else out

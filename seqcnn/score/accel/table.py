@@ -1,14 +1,9 @@
-"""Base codes and the table-lookup fast path for the first convolution on one-hot input.
+"""The table-lookup first convolution: a Conv1d on one-hot input computed from base codes.
 
-Sequences are held as ``uint8`` codes, one per base: 0-3 = A, C, G, T (U = T), 4 = N, 5 = padding
-(an all-zero column), 6-15 = the other IUPAC ambiguity letters, 255 = not a base. One table lookup
-per base turns text into codes (faster than building a float one-hot array first), and codes turn
-into the float one-hot input ``(N, 4, L)`` (N = 0.25 each, as ``seqcnn.seq.encode.one_hot``) with one
-more lookup.
-
-On codes 0-5 the first ``Conv1d`` of a model is a sum of table lookups: each kernel position adds
-the weight column of the base found there. Grouping ``g`` adjacent positions into one ``6**g``-row
-table turns the ``4*K`` multiply-adds per output into ``ceil(K/g)`` row additions (a numba loop,
+Sequences arrive as ``uint8`` base codes (:mod:`seqcnn.seq.alphabet`: 0-3 = A, C, G, T, 4 = N,
+5 = padding). On codes 0-5 the first ``Conv1d`` of a model is a sum of table lookups: each kernel
+position adds the weight column of the base found there. Grouping ``g`` adjacent positions into one
+``6**g``-row table turns the ``4*K`` multiply-adds per output into ``ceil(K/g)`` row additions (a numba loop,
 CPU only). :class:`TableConv1d` replaces the first conv in a copy of the model; it checks at every
 call that it got the input the scorer passed in (anything else means the model transformed its
 input first, and the scorer falls back to the plain forward).
@@ -24,113 +19,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from seqcnn.seq.alphabet import COMPLEMENT, IUPAC
+from seqcnn.seq.alphabet import CODE_N, CODE_PAD
 
-CODE_N = 4
-CODE_PAD = 5
-INVALID = 255
 N_FAST_CODES = 6  # codes a lookup table covers: A C G T N pad
 _TABLE_BYTES = 2 << 20  # keep the grouped tables around L2 size
-
-_LETTERS = "ACGTN" + "RYSWKMBDHV"
-_CODE_OF = {letter: (i if i < 5 else i + 1) for i, letter in enumerate(_LETTERS)}
-_CODE_OF["U"] = 3
-
-
-def _tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Byte -> code, code -> complement code, and code -> (A, C, G, T) fractions."""
-    byte_to_code = np.full(256, INVALID, dtype=np.uint8)
-    onehot = np.zeros((256, 4), dtype=np.float32)
-    for letter, code in _CODE_OF.items():
-        byte_to_code[ord(letter)] = byte_to_code[ord(letter.lower())] = code
-        onehot[code] = IUPAC[letter]
-    complement = np.arange(256, dtype=np.uint8)
-    for letter, code in _CODE_OF.items():
-        complement[code] = _CODE_OF[COMPLEMENT[letter]]
-    complement[CODE_PAD] = CODE_PAD
-    return byte_to_code, complement, onehot
-
-
-BYTE_TO_CODE, COMPLEMENT_CODE, CODE_ONEHOT = _tables()
-_CHANNEL_OF_CODE = np.ascontiguousarray(CODE_ONEHOT.T)  # (4, 256): channel c's value for each code
-
-
-def encode_codes(seq: str) -> np.ndarray:
-    """Codes ``(L,)`` uint8 of one sequence; letters outside IUPAC (and non-ASCII) become 255."""
-    raw = np.frombuffer(seq.encode("latin-1", errors="replace"), dtype=np.uint8)
-    return BYTE_TO_CODE[raw]
-
-
-def codes_of_bytes(raw: np.ndarray) -> tuple[np.ndarray, bool]:
-    """Codes of sequence bytes ``raw`` (uint8) and whether all of them are valid: one numba pass
-    (5x faster than ``BYTE_TO_CODE[raw]`` followed by a search for 255)."""
-    flat = np.ascontiguousarray(raw, dtype=np.uint8).reshape(-1)
-    out = np.empty(flat.shape, dtype=np.uint8)
-    invalid = _codes_kernel(flat, BYTE_TO_CODE, out)
-    return out.reshape(raw.shape), not invalid
-
-
-@numba.njit(cache=True, nogil=True, boundscheck=False)
-def _codes_kernel(raw: np.ndarray, table: np.ndarray, out: np.ndarray) -> bool:  # pragma: no cover
-    """``out = table[raw]``; True if any code is INVALID (the only code with the high bit set)."""
-    seen = np.uint8(0)
-    for i in range(raw.shape[0]):
-        code = table[raw[i]]
-        out[i] = code
-        seen |= code
-    return (seen & np.uint8(0x80)) != 0
-
-
-def first_invalid(codes: np.ndarray) -> int | None:
-    """0-based position of the first code 255, or None."""
-    bad = np.flatnonzero(codes == INVALID)
-    return int(bad[0]) if bad.size else None
-
-
-def reverse_complement_codes(codes: np.ndarray) -> np.ndarray:
-    """Reverse complement of codes ``(..., L)``."""
-    return COMPLEMENT_CODE[codes[..., ::-1]]
-
-
-def codes_to_onehot(codes: np.ndarray) -> np.ndarray:
-    """Float32 one-hot ``(N, 4, L)`` of codes ``(N, L)``; N = 0.25 each, padding = zeros.
-
-    A numba loop writing each channel row in place: 7x faster than ``np.take`` per channel and
-    12x faster than looking up ``(N, L, 4)`` rows and transposing (it was the largest cost of the
-    input thread)."""
-    codes = np.asarray(codes, dtype=np.uint8)
-    out = np.empty((*codes.shape[:-1], 4, codes.shape[-1]), dtype=np.float32)
-    if codes.ndim == 2:
-        _onehot_kernel(codes, _CHANNEL_OF_CODE, out)
-    else:
-        for channel in range(4):
-            np.take(_CHANNEL_OF_CODE[channel], codes, out=out[..., channel, :], mode="clip")  # codes < 256
-    return out
-
-
-@numba.njit(cache=True, nogil=True)
-def _onehot_kernel(codes: np.ndarray, table: np.ndarray, out: np.ndarray) -> None:  # pragma: no cover
-    """``out[r, c, i] = table[c, codes[r, i]]``."""
-    n, length = codes.shape
-    for r in range(n):
-        row = codes[r]
-        for c in range(4):
-            values = table[c]
-            dst = out[r, c]
-            for i in range(length):
-                dst[i] = values[row[i]]
-
-
-def onehot_to_codes(x: np.ndarray) -> np.ndarray | None:
-    """Codes ``(N, L)`` of a float one-hot ``(N, 4, L)`` if it holds only exact bases, N (0.25) and
-    zero columns; None otherwise."""
-    argmax = x.argmax(axis=1).astype(np.uint8)
-    codes = np.where(x.max(axis=1) == 1.0, argmax, np.uint8(INVALID))
-    codes[np.all(x == 0.25, axis=1)] = CODE_N
-    codes[np.all(x == 0.0, axis=1)] = CODE_PAD
-    if (codes == INVALID).any() or not np.array_equal(codes_to_onehot(codes), x):
-        return None
-    return codes
 
 
 class FastPathBypassed(RuntimeError):
@@ -159,12 +51,14 @@ class TableConv1d(nn.Module):
 
     @staticmethod
     def supports(module: nn.Module) -> bool:
-        """True for a float32 Conv1d on 4 channels that the tables can reproduce."""
+        """Whether ``module`` is a float32 ``Conv1d`` on 4 channels (one group, no dilation, zero
+        padding) that the tables can reproduce."""
         return (isinstance(module, nn.Conv1d) and module.in_channels == 4 and module.groups == 1
                 and module.dilation[0] == 1 and module.padding_mode == "zeros"
                 and module.weight.dtype == torch.float32)
 
     def output_length(self, length: int) -> int:
+        """Output positions for inputs of ``length``."""
         return (length + self.pad_left + self.pad_right - self.kernel) // self.stride + 1
 
     def arm(self, token: torch.Tensor, codes: np.ndarray) -> None:
@@ -172,9 +66,11 @@ class TableConv1d(nn.Module):
         self._token, self._codes = token, np.ascontiguousarray(codes)
 
     def disarm(self) -> None:
+        """Back to the plain conv."""
         self._token = self._codes = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(N, O, L_out)``: from the tables when armed with ``x``, else the plain conv."""
         if self._token is None:
             return self.conv(x)
         if x is not self._token:
@@ -223,7 +119,7 @@ def _table_conv(codes: np.ndarray, table: np.ndarray, pad_left: int, g: int, str
 
 
 def conv_padding(conv: nn.Conv1d) -> tuple[int, int]:
-    """(left, right) zero padding of a Conv1d."""
+    """The ``(left, right)`` zero padding of ``conv`` (``valid``, ``same`` or numbers)."""
     if conv.padding == "valid":
         return 0, 0
     if conv.padding == "same":

@@ -2,14 +2,16 @@
 
 A substitution at position ``p`` changes the first convolution's output only in the ``K`` columns
 whose windows contain ``p`` (by ``W[:, new, k] - W[:, old, k]``, a table look-up), the next layer
-only inside those columns widened by its own receptive field, and so on: ``ism_plan`` works out
-these windows for every positional tensor of the recorded forward pass (``ism_trace``) and
-``ism_steps`` maps a block of substitutions through them. Global max pooling costs O(window) per
-substitution via running maxima of the reference; ``flatten -> linear`` multiplies only the window's
-weight columns. The result equals one forward pass per mutant up to floating-point rounding (the
-test suite checks every registered 1D model against ``naive_ism``).
+only inside those columns widened by its own receptive field, and so on: a plan works out these
+windows for every positional tensor of the recorded forward pass, and its steps map a block of
+substitutions through them. Global max pooling costs O(window) per substitution via running
+maxima of the reference; ``flatten -> linear`` multiplies only the window's weight columns. The
+result equals one forward pass per mutant up to floating-point rounding (the test suite checks every
+registered 1D model against ``naive_ism``).
 
-``run_fast`` is the engine behind ``seqcnn.interpret.ism.mutagenesis.ism``; use that.
+``FastISM`` plans once per graph shape, splits the substitutions of a chunk of sequences into
+blocks sized by memory (small blocks run in lockstep groups) and returns the changes and the
+reference outputs.
 """
 
 from __future__ import annotations
@@ -26,16 +28,10 @@ from seqcnn.interpret.ism.engine.reduce import FlatLinear
 from seqcnn.interpret.ism.engine.steps import InputRep
 from seqcnn.interpret.ism.engine.trace import Ref, Trace, Unsupported, record
 from seqcnn.interpret.ism.engine.window import BlockContext, ChunkState, even_ranges
+from seqcnn.interpret.ism.result import reference_bases
 
 BLOCK_BYTES = 64 << 20  # working set of one block of substitutions
 GROUP_ROWS = 192  # smaller blocks (few sequences) are run in groups, their convolution products joined
-
-
-def reference_bases(x: torch.Tensor) -> torch.Tensor:
-    """(N, L) index of the base at each position, -1 where the column is not exactly one-hot."""
-    hot = (x == 1).sum(1) == 1
-    clean = hot & ((x == 0).sum(1) == x.shape[1] - 1)
-    return torch.where(clean, x.argmax(1), torch.full_like(clean, -1, dtype=torch.long))
 
 
 class FastISM:
@@ -119,7 +115,7 @@ class FastISM:
 
     def dense_stage(self, the_plan: Plan, state: ChunkState, carried: dict[int, list],
                     row_seq: np.ndarray, columns: list[int] | None) -> torch.Tensor:
-        """The steps after the boundary on all rows of the chunk (``ism_head.dense_stage``)."""
+        """The steps after the boundary on all rows of the chunk (``dense_stage``)."""
         steps = the_plan.steps[:the_plan.boundary]
         flat = {s.out: s for s in steps if isinstance(s, FlatLinear) and s.deferred}
         return dense_stage(the_plan.steps[the_plan.boundary:], the_plan.output, state, carried, row_seq, flat,

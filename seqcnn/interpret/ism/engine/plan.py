@@ -2,7 +2,7 @@
 
 ``plan(trace, start, end)`` walks the recorded ops in order, tracking for every value whether it is
 the input, positional (a ``Geo`` window), flattened positional, or per-substitution dense, and picks
-the step that maps it (see ``ism_steps``). Ops without a windowed rule get their positional inputs
+the step that maps it. Ops without a windowed rule get their positional inputs
 materialised at full length, so any traceable model is planned; ``Unsupported`` is raised only for
 what cannot be replayed at all (training-mode batch norm or dropout, value-dependent outputs).
 """

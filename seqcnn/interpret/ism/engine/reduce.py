@@ -4,8 +4,7 @@ full-length or per-substitution tensors.
 ``FlatLinear`` multiplies only the window's weight columns (deferred to whole chunks when nothing
 windowed follows), ``GlobalMax`` uses running maxima of the reference outside the window,
 ``GlobalSum`` adds the summed change, ``Materialize`` rebuilds full-length mutated inputs for ops
-without a windowed rule, and ``Dense`` replays any op on per-substitution tensors. The windowed
-steps and the shared helpers live in ``ism_steps``.
+without a windowed rule, and ``Dense`` replays any op on per-substitution tensors.
 """
 
 from __future__ import annotations
@@ -67,7 +66,7 @@ class FlatLinear(Step):
     Deferred (``deferred=True``) when nothing windowed follows: each block only stores its rows, and
     ``finish`` multiplies all rows of a chunk that share a sequence and window start by that window's
     weight slab at once (a few large matrix products instead of one small one per position). The head
-    fusion (``ism_head.fuse_head``) may fold a batch norm into ``weight`` (then ``reference`` is the
+    fusion (``fuse_head``) may fold a batch norm into ``weight`` (then ``reference`` is the
     recorded batch-norm output) and a ReLU (``relu``); ``result`` is the value the output stands for.
     """
 

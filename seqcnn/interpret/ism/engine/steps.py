@@ -1,6 +1,6 @@
 """The operations of fast ISM: how each recorded call maps a block of substitutions forward.
 
-Every step runs one recorded op (``ism_trace.Op``) on a block: it reads its inputs from ``env``
+Every step runs one recorded op (``Op``) on a block: it reads its inputs from ``env``
 (value index -> ``Local`` window ``(C, n, m, B, w)``, ``Flat`` window, dense ``(M, ...)`` tensor)
 and writes its outputs there. ``M = n * m * B`` substitutions, in (sequence, position, substitution)
 order.
@@ -15,9 +15,6 @@ order.
   reference (``GlobalMax``); sums and means add the change (``GlobalSum``); ``flatten -> linear``
   multiplies the change by the weight columns of the window only (``FlatLinear``).
 - Anything else is run as recorded on full-length mutated tensors (``Materialize`` then ``Dense``).
-
-The steps that leave the windows (``FlatLinear``, ``GlobalMax``, ``GlobalSum``, ``Materialize``,
-``Dense``) are in ``ism_reduce``; convolutions in ``ism_conv``.
 """
 
 from __future__ import annotations
@@ -31,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils._pytree import tree_map
 
-from seqcnn.interpret.ism.engine.trace import Op, Ref, Unsupported
+from seqcnn.interpret.ism.engine.trace import Op, Ref
 from seqcnn.interpret.ism.engine.window import BlockContext, Geo, Local
 
 
@@ -88,12 +85,6 @@ def blocks(t: torch.Tensor, ctx: BlockContext) -> torch.Tensor:
 def unblocks(t: torch.Tensor, ctx: BlockContext) -> torch.Tensor:
     """(1, C * n * m * B, w) -> (C, n, m, B, w)."""
     return t.view(-1, ctx.n1 - ctx.n0, ctx.m, ctx.n_subs, t.shape[-1])
-
-
-def to_rows(t: torch.Tensor) -> torch.Tensor:
-    """(C, n, m, B, ...) -> (n * m * B, C, ...) (for per-substitution dense tensors)."""
-    return t.movedim(0, 3).reshape(-1, t.shape[0], *t.shape[5:]) if t.dim() > 4 else \
-        t.movedim(0, 3).reshape(-1, t.shape[0])
 
 
 def to_channels_first(t: Any) -> Any:
@@ -339,9 +330,3 @@ class Alias(Step):
 
     def run(self, ctx: BlockContext, env: dict[int, Any]) -> None:
         env[self.out] = resolve(ctx, env, self.op.args[0])
-
-
-def check_unsupported(condition: bool, message: str) -> None:
-    """Raise ``Unsupported(message)`` when ``condition`` holds."""
-    if condition:
-        raise Unsupported(message)
