@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
+import sys
+from collections.abc import Iterator
 from typing import Any
 
 import click
@@ -50,3 +54,43 @@ def load_scalar_model(model_path: str, profile_output: str, device: str | None =
 def safe_name(record_id: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", record_id)[:120] or "record"
 
+
+rc_option = click.option("--rc", type=click.Choice(["mean", "max", "none"]), default=None,
+                         help="Combine both strands (default: the model file's rc_mode).")
+score_batch_option = click.option(
+    "--batch-size", "-b", type=click.IntRange(1), default=None,
+    help="Sequences per batch [default: up to 1024, fewer for wide first layers or long sequences].")
+logits_option = click.option("--logits", is_flag=True, help="Raw model outputs instead of probabilities.")
+
+
+@contextlib.contextmanager
+def quiet_broken_pipe() -> Iterator[None]:
+    """When stdout's reader goes away (``| head``), stop quietly with exit status 0, as
+    ``seqcnn.cli.main`` intends (click itself would turn EPIPE into exit 1). stdout is pointed at
+    /dev/null first so that the interpreter's final flush cannot fail again."""
+    try:
+        yield
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        raise click.exceptions.Exit(0) from None
+
+
+def note(message: str | None, quiet: bool) -> None:
+    if message and not quiet:
+        click.echo(f"seqcnn: {message}", err=True)
+
+
+def report_skipped(skipped: list[str]) -> None:
+    if skipped:
+        shown = ", ".join(skipped[:20]) + (f", ... ({len(skipped) - 20} more)" if len(skipped) > 20 else "")
+        click.echo(f"seqcnn: skipped {len(skipped)} record(s) with invalid bases: {shown}", err=True)
+
+
+def load_scorer(model_path: str, device: str | None, rc: str | None, logits: bool) -> Any:
+    from seqcnn.modelfile import load_model
+    from seqcnn.score.scorer import Scorer
+    from seqcnn.score.scoring import keep_freed_memory
+
+    keep_freed_memory()
+    return Scorer(load_model(model_path, device=device), device=device, rc=rc, logits=logits)

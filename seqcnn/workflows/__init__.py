@@ -25,16 +25,17 @@ if TYPE_CHECKING:
         TableOptions,
         bed_table,
         fasta_table,
-        variant_table,
         window_table,
     )
+    from seqcnn.workflows.variant_tables import variant_table
 
 _HOME = {
     **dict.fromkeys(["DemoResult", "DemoSettings", "format_summary", "run_demo"], "seqcnn.workflows.demo"),
     **dict.fromkeys(["MotifReport", "ReportOptions", "as_meme_motifs", "attribution_table", "example_maps",
                      "motif_report", "summary_table"], "seqcnn.workflows.motif_pipeline"),
-    **dict.fromkeys(["TableOptions", "bed_table", "fasta_table", "variant_table", "window_table"],
+    **dict.fromkeys(["TableOptions", "bed_table", "fasta_table", "window_table"],
                     "seqcnn.workflows.score_tables"),
+    **dict.fromkeys(["variant_table"], "seqcnn.workflows.variant_tables"),
 }
 
 __all__ = [

@@ -20,7 +20,6 @@ from seqcnn.io.tables import TableWriter, open_table
 from seqcnn.score.scorer import Scorer
 from seqcnn.score.scoring import RecordMax, score_fasta, score_records, score_windows
 from seqcnn.score.stream import ScoreStats
-from seqcnn.score.variants import score_variants, variant_width
 
 
 @dataclass
@@ -171,44 +170,6 @@ def window_table(scorer: Scorer, fasta: str, output: str, *, window: int, step: 
     return stats
 
 
-def variant_table(scorer: Scorer, variants: Any, genome: Any, output: str, *, window: int | None = None,
-                  file: str | None = None, options: TableOptions | None = None) -> int:
-    """Score the ref and alt windows of each variant into ``output``
-    (:func:`seqcnn.score.variants.score_variants` gives the columns).
-
-    Parameters
-    ----------
-    scorer
-        The scorer.
-    variants
-        Variants (``seqcnn.seq.variants.read_vcf``).
-    genome
-        The genome they refer to (``seqcnn.seq.genome.Genome``).
-    output
-        Table path or ``-``.
-    window
-        Window width for models that take any length (None: the model's input length).
-    file
-        The VCF's name for error messages.
-    options
-        Writing options (``skip_invalid`` does not apply).
-
-    Returns
-    -------
-    int
-        Variants whose REF differs from the genome (``ref_match`` False).
-    """
-    opts = options or TableOptions()
-    width = variant_width(scorer, window)
-    mismatches = 0
-    with open_table(output, header=opts.header) as table:
-        for cols in score_variants(scorer, variants, genome, width=width, batch_size=opts.batch_size,
-                                   file=file, progress=opts.progress):
-            mismatches += int((~cols["ref_match"]).sum())
-            table.write(cols)
-    return mismatches
-
-
 def _check_scored(table: TableWriter, source: str, stats: ScoreStats) -> None:
     if table.n_rows == 0:
         reason = "every record was skipped" if stats.skipped else "no records"
@@ -223,4 +184,4 @@ def _write_maxima(table: TableWriter, rows: list[tuple[str, int, np.ndarray]], n
                  **dict(zip(names, values.T, strict=True))})
 
 
-__all__ = ["TableOptions", "bed_table", "fasta_table", "variant_table", "window_table"]
+__all__ = ["TableOptions", "bed_table", "fasta_table", "window_table"]

@@ -1,0 +1,57 @@
+"""``seqcnn vep``: variant effects of VCF records, ref and alt windows through the model."""
+
+from __future__ import annotations
+
+import click
+
+from seqcnn.cli.options import (
+    batch_size_option,
+    device_option,
+    load_scorer,
+    logits_option,
+    note,
+    quiet_broken_pipe,
+    quiet_option,
+    rc_option,
+)
+
+
+@click.command()
+@click.argument("model_path", metavar="MODEL")
+@click.argument("vcf", metavar="VCF")
+@click.option("--genome", required=True, help="Indexed genome FASTA the VCF refers to.")
+@click.option("-o", "--output", default="-", show_default=True,
+              help="Output table (.tsv, .tsv.gz, .parquet, .npz, -).")
+@click.option("--window", type=click.IntRange(1), default=None,
+              help="Window width for models that take any length (default: the model's input length).")
+@click.option("--no-header", is_flag=True, help="Leave out the header line (TSV).")
+@logits_option
+@rc_option
+@batch_size_option
+@device_option
+@quiet_option
+def vep(model_path: str, vcf: str, genome: str, output: str, window: int | None, no_header: bool,
+        logits: bool, rc: str | None, batch_size: int, device: str | None, quiet: bool) -> None:
+    """Variant effects: score ref and alt windows centred on each VCF variant (SNVs, small indels).
+
+    Columns: chrom pos id ref alt ref_match, then ref_<task> alt_<task> diff_<task> log2fc_<task>.
+    """
+    from seqcnn.seq.genome import Genome
+    from seqcnn.seq.variants import VcfStats, read_vcf
+    from seqcnn.workflows.score_tables import TableOptions
+    from seqcnn.workflows.variant_tables import variant_table
+
+    scorer = load_scorer(model_path, device, rc, logits)
+    stats = VcfStats()
+    options = TableOptions(header=not no_header, batch_size=batch_size, progress=not quiet)
+    with quiet_broken_pipe():
+        mismatches = variant_table(scorer, read_vcf(vcf, stats), Genome(genome), output, window=window,
+                                   file=vcf, options=options)
+    if stats.n_split:
+        note(f"split {stats.n_split} extra ALT allele(s) of multi-allelic records into rows", quiet)
+    if stats.skipped:
+        shown = ", ".join(stats.skipped[:10])
+        note(f"skipped {len(stats.skipped)} symbolic or missing ALT allele(s): {shown}", quiet)
+    if mismatches:
+        click.echo(f"seqcnn: {mismatches} variant(s) have a REF that differs from the genome "
+                   "(ref_match False)", err=True)
