@@ -71,8 +71,9 @@ def as_onehot(
     Raises
     ------
     InputError
-        Invalid letters (naming the record and position), unequal lengths, a missing file or an
-        array of the wrong shape.
+        Invalid letters (naming the record and position), unequal lengths, a missing file ("no
+        such file", naming it; also for a string that looks like a file name), or an array of the
+        wrong shape.
     """
     if isinstance(inputs, os.PathLike):
         inputs = _read_fasta_path(inputs)
@@ -80,7 +81,12 @@ def as_onehot(
         from seqcnn.seq.encode import one_hot
 
         seqs = [inputs] if isinstance(inputs, str) else list(inputs)
-        x = torch.from_numpy(one_hot(seqs))
+        try:
+            x = torch.from_numpy(one_hot(seqs))
+        except InputError:
+            for seq in seqs:  # only on failure: a file name given as a string says so
+                check_not_path(seq)
+            raise
     else:
         x = as_tensor(inputs)
         if x.dim() == 2:
@@ -115,6 +121,54 @@ def _read_fasta_path(path: os.PathLike) -> list[str]:
     if not os.path.exists(path):
         raise InputError("no such file", file=os.fspath(path))
     return [seq for _, seq in read_fasta(path)]
+
+
+_FILE_SUFFIXES = (".fa", ".fasta", ".fna", ".fas", ".ffn", ".seq", ".txt")
+
+
+def looks_like_path(seq: str) -> bool:
+    """True for a string that reads as a file name rather than a sequence.
+
+    Parameters
+    ----------
+    seq
+        A string given where a sequence is expected.
+
+    Returns
+    -------
+    bool
+        It holds a path separator (``/`` or ``\\``, never in a sequence) or ends in a FASTA or
+        text file extension (optionally ``.gz``).
+    """
+    lower = seq.strip().lower().removesuffix(".gz")
+    return "/" in seq or "\\" in seq or lower.endswith(_FILE_SUFFIXES)
+
+
+def check_not_path(seq: str) -> None:
+    """Raise a clear error for a file name given as a string where a sequence is expected.
+
+    A string is always a sequence (files are read only from path objects), so a FASTA file name
+    passed as ``str`` would otherwise fail as ``invalid character '/'``.
+
+    Parameters
+    ----------
+    seq
+        A string given where a sequence is expected.
+
+    Raises
+    ------
+    InputError
+        ``seq`` looks like a file name (:func:`looks_like_path`): "no such file" when it does not
+        exist, else a hint to pass it as ``pathlib.Path``; the error names the file.
+    """
+    if not isinstance(seq, str) or not looks_like_path(seq):
+        return
+    name = seq.strip()
+    if not os.path.exists(name):
+        raise InputError("no such file (a string is read as a sequence; give a FASTA file as "
+                         "pathlib.Path)", file=name)
+    raise InputError("a file name given as a string, which is read as a sequence: give a FASTA file "
+                     f"as pathlib.Path({name!r})", file=name)
 
 
 def model_dtype(model: nn.Module) -> torch.dtype:

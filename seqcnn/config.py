@@ -81,14 +81,16 @@ class ModelConfig:
     ``n_tasks``/``input_length`` (1D) and ``num_classes``/``in_channels``/``input_size`` (2D) are
     filled from the data when the builder takes them and they are not given.
     ``init_from`` copies every weight whose name and shape match from a model file (a new head
-    for a different task count stays freshly initialised); ``freeze`` holds fnmatch patterns of
-    parameter names to keep fixed (e.g. ``conv1.*``).
+    for a different task count stays freshly initialised; other tensors that do not load are
+    logged as mismatches, or refused with ``init_strict``); ``freeze`` holds fnmatch patterns of
+    parameter names to keep fixed (e.g. ``conv1.*``); with ``init_from`` each must have been loaded.
     """
 
     name: str = "koo_cnn"
     kwargs: dict[str, Any] = field(default_factory=dict)
     init_from: str | None = None
     freeze: list[str] = field(default_factory=list)
+    init_strict: bool = False
     rc_mode: Literal["none", "mean", "max"] = "none"
 
 

@@ -96,9 +96,11 @@ class TableWriter:
 
     Notes
     -----
-    The columns and their order are fixed by the first batch; each later batch must have the same
-    names. Leaving the ``with`` block through an exception discards the file; leaving it normally
-    renames the finished file into place. ``n_rows`` counts the rows written so far.
+    The columns and their order are fixed by :meth:`declare` or else by the first batch; each later
+    batch must have the same names. A table closed with no row still has its columns when they are
+    known (declared, or from a batch of zero rows): a TSV its header line, a parquet or npz table
+    empty columns. Leaving the ``with`` block through an exception discards the file; leaving it
+    normally renames the finished file into place. ``n_rows`` counts the rows written so far.
     """
 
     def __init__(self, path: str | os.PathLike, *, header: bool = True) -> None:
@@ -106,6 +108,7 @@ class TableWriter:
         self.format = table_format(path)
         self.header = header
         self.columns: list[str] | None = None
+        self.dtypes: dict[str, np.dtype] = {}
         self.n_rows = 0
         self._stack = contextlib.ExitStack()
         self._sink: Any = None
@@ -129,6 +132,34 @@ class TableWriter:
             return _ParquetSink(tmp)
         return _NpzSink(tmp)
 
+    def declare(self, columns: Sequence[str] | Mapping[str, Any]) -> None:
+        """Fix the columns before any row, so that a table left with no row still has them.
+
+        Parameters
+        ----------
+        columns
+            Column names in order, or a mapping of names to numpy dtypes (the types of the empty
+            columns of a parquet or npz table with no row; names alone give strings).
+
+        Raises
+        ------
+        ValueError
+            Columns already fixed (declared, or by a batch) that differ from ``columns``.
+        """
+        names = [str(c) for c in columns]
+        if self.columns is not None:
+            if names != self.columns:
+                raise ValueError(f"declared columns {names} differ from the table's {self.columns}")
+            return
+        if isinstance(columns, Mapping):
+            self.dtypes = {str(k): np.dtype(v) for k, v in columns.items()}
+        self._fix(names)
+
+    def _fix(self, names: list[str]) -> None:
+        self.columns = names
+        if self.header and self.format in ("tsv", "tsv.gz"):
+            self._sink.write_text("\t".join(names) + "\n")
+
     def write(self, batch: Columns) -> None:
         """Append the rows of ``batch``.
 
@@ -148,9 +179,7 @@ class TableWriter:
         if self.format != "npz" and any(v.ndim != 1 for v in cols.values()):
             raise ValueError(f"{self.format} tables take 1-D columns; arrays (n, ...) need .npz")
         if self.columns is None:
-            self.columns = list(cols)
-            if self.header and self.format in ("tsv", "tsv.gz"):
-                self._sink.write_text("\t".join(self.columns) + "\n")
+            self._fix(list(cols))
         elif list(cols) != self.columns:
             raise ValueError(f"batch columns {list(cols)} differ from the first batch's {self.columns}")
         self._sink.write(cols)
@@ -178,6 +207,8 @@ class TableWriter:
     def __exit__(self, exc_type, exc, tb) -> None:
         try:
             if exc_type is None:
+                if self.format in ("parquet", "npz") and self.n_rows == 0:
+                    self._sink.empty(self.columns or [], self.dtypes)
                 self._sink.close(self.columns or [])
             else:
                 self._sink.abort()
@@ -227,6 +258,9 @@ def write_table(frame: Columns, path: str | os.PathLike, *, header: bool = True)
 class _TextSink:
     """TSV rows to a text handle; ``flush`` after each batch for pipes."""
 
+    def empty(self, columns: list[str], dtypes: dict[str, np.dtype]) -> None:
+        """Nothing to add: the header went out when the columns were fixed."""
+
     def __init__(self, handle: TextIO, *, flush: bool = False) -> None:
         self.handle = handle
         self.flush = flush
@@ -261,6 +295,11 @@ class _ParquetSink:
         if self.buffered >= _PARQUET_ROWS:
             self._flush()
 
+    def empty(self, columns: list[str], dtypes: dict[str, np.dtype]) -> None:
+        """No row came: the columns, typed as declared (strings where not), as the one batch."""
+        self.buffer = [{c: np.zeros(0, dtypes.get(c, np.dtype(str))) for c in columns}] if columns else []
+        self.buffered = 0
+
     def _flush(self) -> None:
         import pyarrow as pa
         import pyarrow.parquet as pq
@@ -269,7 +308,7 @@ class _ParquetSink:
             return
         names = list(self.buffer[0])
         arrays = {n: np.concatenate([b[n] for b in self.buffer]) for n in names}
-        table = pa.table({n: pa.array(_parquet_values(a)) for n, a in arrays.items()})
+        table = pa.table({n: _parquet_array(a) for n, a in arrays.items()})
         if self.writer is None:
             self.writer = pq.ParquetWriter(str(self.path), table.schema)
         self.writer.write_table(table)
@@ -290,8 +329,12 @@ class _ParquetSink:
             self.writer.close()
 
 
-def _parquet_values(array: np.ndarray) -> Any:
-    return array.astype(str) if array.dtype.kind in "OU" else array
+def _parquet_array(array: np.ndarray) -> Any:
+    import pyarrow as pa
+
+    if array.dtype.kind in "OUS":
+        return pa.array(array.astype(str), pa.string())  # typed even with no row
+    return pa.array(array)
 
 
 class _NpzSink:
@@ -311,6 +354,10 @@ class _NpzSink:
         self.counts: dict[str, int] = {}
         self.trailing: dict[str, tuple[int, ...]] = {}
         self.whole: dict[str, np.ndarray] = {}
+
+    def empty(self, columns: list[str], dtypes: dict[str, np.dtype]) -> None:
+        """No row came: the columns, typed as declared (strings where not), with no row."""
+        self.write({c: np.zeros(0, dtypes.get(c, np.dtype(str))) for c in columns if c not in self.spools})
 
     def put(self, name: str, value: Any) -> None:
         if name in self.whole or name in self.spools:

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from seqcnn._common import as_tensor, resolve_batch_size, resolve_targets, task_names
+from seqcnn._common import as_tensor, check_not_path, resolve_batch_size, resolve_targets, task_names
 from seqcnn.errors import ConfigError, InputError
 from seqcnn.progress import progress_bar
 from seqcnn.score.scorer import Scorer
@@ -283,8 +283,8 @@ def predict(model: nn.Module, inputs: Any, *, target: Target = None, rc: str | N
     Raises
     ------
     InputError
-        Invalid bases (naming the record and position), an empty sequence, a missing file or an
-        array that is not ``(N, 4, L)``.
+        Invalid bases (naming the record and position), an empty sequence, a missing file (also a
+        ``str`` that looks like a file name: "no such file"), or an array that is not ``(N, 4, L)``.
     ConfigError
         A bad ``target``, ``rc`` or ``batch_size``.
     """
@@ -292,6 +292,7 @@ def predict(model: nn.Module, inputs: Any, *, target: Target = None, rc: str | N
         resolve_batch_size(batch_size, 1)
     _check_target_early(target, model)
     if isinstance(inputs, str):
+        check_not_path(inputs)
         inputs = [inputs]
     if not isinstance(inputs, (os.PathLike, np.ndarray, torch.Tensor)):
         inputs = list(inputs) if isinstance(inputs, Iterable) else inputs

@@ -39,6 +39,13 @@ class ScoreStats:
         Windows scored (:func:`window_chunks`).
     skipped
         Ids of records skipped for invalid bases.
+    skip_reasons
+        Records skipped before scoring (``--skip-invalid``), counted by reason (e.g. ``"outside
+        contig"``); :meth:`skip` adds to it.
+    first_skipped
+        Where the first record skipped for each reason was (e.g. ``"line 3"``).
+    n_edge_padded
+        Genome windows padded with N because they reach past a contig end.
     """
 
     n_records: int = 0
@@ -46,6 +53,37 @@ class ScoreStats:
     n_cropped: int = 0
     n_windows: int = 0
     skipped: list[str] = field(default_factory=list)
+    skip_reasons: dict[str, int] = field(default_factory=dict)
+    first_skipped: dict[str, str] = field(default_factory=dict)
+    n_edge_padded: int = 0
+
+    def skip(self, reason: str, where: str) -> None:
+        """Count one record skipped for ``reason``, found at ``where`` (kept for the first of each reason)."""
+        self.skip_reasons[reason] = self.skip_reasons.get(reason, 0) + 1
+        self.first_skipped.setdefault(reason, where)
+
+    def skip_summary(self, what: str = "record") -> str | None:
+        """One line counting the skipped records by reason (invalid bases included), or None.
+
+        Parameters
+        ----------
+        what
+            What a record is called in the line (``"interval"``).
+
+        Returns
+        -------
+        str or None
+            E.g. ``skipped 3 interval(s): 2 outside contig (first: line 4), 1 unknown contig (first:
+            line 9)``.
+        """
+        reasons, first = dict(self.skip_reasons), dict(self.first_skipped)
+        if self.skipped:
+            reasons["invalid bases"] = reasons.get("invalid bases", 0) + len(self.skipped)
+            first.setdefault("invalid bases", str(self.skipped[0]))
+        if not reasons:
+            return None
+        parts = [f"{n} {reason} (first: {first[reason]})" for reason, n in reasons.items()]
+        return f"skipped {sum(reasons.values())} {what}(s): {', '.join(parts)}"
 
     def length_note(self, length: int | None) -> str | None:
         """A one-line note on padded/cropped sequences for a model of input ``length`` (None: any
@@ -278,7 +316,7 @@ def fasta_chunks(
     """
     from seqcnn.seq.fasta import read_fasta_blocks
 
-    for block in read_fasta_blocks(path):
+    for block in read_fasta_blocks(path, allow_empty=skip_invalid):
         stats.n_records += len(block.ids)
         chunk = None if echo else _block_chunk(block.ids, block.seq, block.offsets, prepare, policy,
                                                batch_size, max_bases)

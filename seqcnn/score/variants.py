@@ -24,7 +24,14 @@ from seqcnn.errors import ConfigError, InputError
 from seqcnn.score.scorer import Scorer
 from seqcnn.score.scoring import iter_scores
 from seqcnn.score.stream import Chunk, valid_codes
-from seqcnn.seq.variants import Variant, chrom_length, read_vcf, variant_windows
+from seqcnn.seq.variants import (
+    Variant,
+    VcfStats,
+    chrom_length,
+    past_end_message,
+    read_vcf,
+    variant_windows,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -67,10 +74,11 @@ def variant_width(scorer: Scorer, window: int | None) -> int:
 
 
 def _variant_chunks(scorer: Scorer, variants: Iterable[Variant], genome: Any, width: int,
-                    batch_size: int, file: str | None) -> Iterator[Chunk]:
+                    batch_size: int, file: str | None, stats: VcfStats | None = None) -> Iterator[Chunk]:
     """Chunks whose keys are ``(variant, ref_match)`` and whose one group holds the ref windows
-    followed by the alt windows."""
-    lengths: dict[str, int] = {}
+    followed by the alt windows. With ``stats``, variants on a contig the genome lacks or past its
+    end are counted there and left out; without, they raise."""
+    lengths: dict[str, int | None] = {}
     keys: list[tuple[Variant, bool]] = []
     rows: list[np.ndarray] = []
     alts: list[np.ndarray] = []
@@ -81,8 +89,11 @@ def _variant_chunks(scorer: Scorer, variants: Iterable[Variant], genome: Any, wi
 
     for variant in variants:
         if variant.chrom not in lengths:
-            lengths[variant.chrom] = _length(genome, variant, file)
-        ref, alt, match = variant_windows(variant, genome, width, file=file, length=lengths[variant.chrom])
+            lengths[variant.chrom] = _length(genome, variant, file, stats is None)
+        length = lengths[variant.chrom]
+        if stats is not None and not _inside(variant, length, genome, stats):
+            continue
+        ref, alt, match = variant_windows(variant, genome, width, file=file, length=length)
         label = variant.id if variant.id != "." else f"{variant.chrom}:{variant.pos}"
         rows.append(valid_codes(label, ref, file, None, False))
         alts.append(valid_codes(label, alt, file, None, False))
@@ -94,17 +105,33 @@ def _variant_chunks(scorer: Scorer, variants: Iterable[Variant], genome: Any, wi
         yield flush()
 
 
-def _length(genome: Any, variant: Variant, file: str | None) -> int:
+def _length(genome: Any, variant: Variant, file: str | None, strict: bool = True) -> int | None:
+    """The chromosome's length; an unknown one raises (``strict``) or gives None."""
+    if not strict and variant.chrom not in genome.chroms:
+        return None
     try:
         return chrom_length(genome, variant.chrom)
     except InputError as exc:
+        where = f"line {variant.line}" if variant.line is not None else f"{variant.chrom}:{variant.pos}"
         raise InputError(f"{exc.message} ({getattr(genome, 'path', 'genome')})", file=file,
-                         record=f"{variant.chrom}:{variant.pos}") from None
+                         record=where) from None
+
+
+def _inside(variant: Variant, length: int | None, genome: Any, stats: VcfStats) -> bool:
+    """True when the variant's REF lies on a known contig; else counted in ``stats`` as a reject."""
+    if length is None:
+        stats.reject("unknown contig", f"unknown contig {variant.chrom!r} (not in "
+                     f"{getattr(genome, 'path', 'the genome')})", variant.line, variant.text)
+        return False
+    if variant.pos - 1 + len(variant.ref) > length:
+        stats.reject("past contig end", past_end_message(variant, length), variant.line, variant.text)
+        return False
+    return True
 
 
 def score_variants(scorer: Scorer, variants: Iterable[Variant], genome: Any, *, width: int,
-                   batch_size: int | None = None, file: str | None = None,
-                   progress: bool = False) -> Iterator[dict[str, Any]]:
+                   batch_size: int | None = None, file: str | None = None, progress: bool = False,
+                   skip_invalid: bool = False, stats: VcfStats | None = None) -> Iterator[dict[str, Any]]:
     """Score the ref and alt windows of each variant.
 
     Parameters
@@ -123,6 +150,13 @@ def score_variants(scorer: Scorer, variants: Iterable[Variant], genome: Any, *, 
         Source named in error messages.
     progress
         A progress bar on stderr.
+    skip_invalid
+        Leave out variants on a chromosome the genome lacks or past its end, counting them in
+        ``stats`` (read the VCF with ``read_vcf(path, stats, skip_invalid=True)`` to leave out bad
+        REF/ALT records too).
+    stats
+        Counts of the variants left out (:attr:`seqcnn.seq.variants.VcfStats.invalid`); its
+        ``on_reject`` sees each one. Pass the one ``read_vcf`` fills to get one count of both.
 
     Yields
     ------
@@ -132,10 +166,14 @@ def score_variants(scorer: Scorer, variants: Iterable[Variant], genome: Any, *, 
     Raises
     ------
     InputError
-        A chromosome missing from the genome or a window with invalid bases.
+        A chromosome missing from the genome or a position past its end (without
+        ``skip_invalid``), or a window with invalid bases.
     """
     batch_size = resolve_batch_size(batch_size, AUTO_VARIANTS)
-    chunks = _variant_chunks(scorer, variants, genome, width, batch_size, file)
+    if skip_invalid and stats is None:
+        stats = VcfStats()
+    chunks = _variant_chunks(scorer, variants, genome, width, batch_size, file,
+                             stats if skip_invalid else None)
     for chunk, both in iter_scores(_RefAlt(scorer), chunks, progress=progress, desc="variants"):
         yield _columns(chunk.keys, both, scorer)
 
@@ -153,6 +191,37 @@ class _RefAlt:
         both = self.scorer.run(prepared)
         half = both.shape[0] // 2
         return np.concatenate([both[:half], both[half:]], axis=1)  # (n, 2T): ref then alt
+
+
+def variant_columns(scorer: Scorer, width: int) -> dict[str, np.dtype]:
+    """The columns of a variant table and their types, known before any row (an empty table's header).
+
+    Parameters
+    ----------
+    scorer
+        The scorer of the model; its task names come from the model file, or (when it names none)
+        from the output count of one forward pass on an all-N window.
+    width
+        The window width (:func:`variant_width`).
+
+    Returns
+    -------
+    dict[str, numpy.dtype]
+        ``chrom pos id ref alt ref_match``, then ``ref_t alt_t diff_t log2fc_t`` per task ``t``.
+    """
+    meta = getattr(scorer.source, "metadata", None)
+    if meta is not None and meta.tasks:
+        names = list(meta.tasks)
+    else:
+        n_tasks = scorer.run(scorer.prepare(valid_codes("N", "N" * width, None, None, False)[None])).shape[1]
+        names = scorer.task_names(n_tasks)
+    text, score = np.dtype(str), np.dtype(np.float32)
+    cols = {"chrom": text, "pos": np.dtype(np.int64), "id": text, "ref": text, "alt": text,
+            "ref_match": np.dtype(bool)}
+    for task in names:
+        cols.update({f"ref_{task}": score, f"alt_{task}": score, f"diff_{task}": score,
+                     f"log2fc_{task}": score})
+    return cols
 
 
 def _columns(keys: list[tuple[Variant, bool]], both: np.ndarray, scorer: Scorer) -> dict[str, Any]:
@@ -181,7 +250,8 @@ def variant_effects(model: nn.Module, variants: str | os.PathLike | Iterable[Var
                     window: int | None = None, target: int | str | Sequence[int | str] | None = None,
                     rc: str | None = None, batch_size: int | None = None,
                     device: str | torch.device | None = None, progress: bool = False,
-                    logits: bool = False) -> pd.DataFrame:
+                    logits: bool = False, skip_invalid: bool = False,
+                    stats: VcfStats | None = None) -> pd.DataFrame:
     """Score the effect of each variant: ref and alt windows centred on it, in one call.
 
     Parameters
@@ -198,17 +268,25 @@ def variant_effects(model: nn.Module, variants: str | os.PathLike | Iterable[Var
         The tasks to report: None for all, or an index, a task name, or a list of them.
     rc, batch_size, device, progress, logits
         As :func:`seqcnn.score.scoring.predict` (``batch_size`` counts variants).
+    skip_invalid
+        Leave out records with a bad REF/ALT, on a chromosome the genome lacks or past its end,
+        counting them by reason in ``stats.invalid`` instead of raising.
+    stats
+        Filled in while reading and scoring (:class:`seqcnn.seq.variants.VcfStats`: records, split
+        and skipped alleles, records left out by reason).
 
     Returns
     -------
     pandas.DataFrame
         One row per variant (ALT allele): ``chrom pos id ref alt ref_match``, then per selected task
-        ``t``: ``ref_t alt_t diff_t log2fc_t``.
+        ``t``: ``ref_t alt_t diff_t log2fc_t`` (these columns even when no row is left, for a model
+        that names its tasks).
 
     Raises
     ------
     InputError
-        A bad VCF line, a chromosome missing from the genome, or a window with invalid bases.
+        A bad VCF line, a chromosome missing from the genome or a position past its end (without
+        ``skip_invalid``), or a window with invalid bases.
     ConfigError
         A bad ``target``, ``rc``, ``batch_size`` or ``window``.
     """
@@ -218,7 +296,8 @@ def variant_effects(model: nn.Module, variants: str | os.PathLike | Iterable[Var
 
     resolve_batch_size(batch_size, AUTO_VARIANTS)
     is_file = isinstance(variants, (str, os.PathLike))
-    records = read_vcf(variants) if is_file else variants
+    stats = stats if stats is not None else VcfStats()
+    records = read_vcf(variants, stats, skip_invalid=skip_invalid) if is_file else variants
     file = os.fspath(variants) if is_file else None
     genome = Genome(genome) if isinstance(genome, (str, os.PathLike)) else genome
     scorer = Scorer(model, device=device, rc=rc, logits=logits)
@@ -227,11 +306,14 @@ def variant_effects(model: nn.Module, variants: str | os.PathLike | Iterable[Var
     if target is not None and meta is not None and meta.tasks:
         resolve_targets(target, list(meta.tasks))  # a bad target fails before any work
     stream = score_variants(scorer, records, genome, width=width, batch_size=batch_size, file=file,
-                            progress=progress)
+                            progress=progress, skip_invalid=skip_invalid, stats=stats)
     with scorer:
         parts = [pd.DataFrame(cols) for cols in stream]
-    frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
-    if target is None or frame.empty:
+    if parts:
+        frame = pd.concat(parts, ignore_index=True)
+    else:  # no row left: the columns all the same
+        frame = pd.DataFrame({c: np.array([], d) for c, d in variant_columns(scorer, width).items()})
+    if target is None:
         return frame
     n_tasks = (frame.shape[1] - 6) // 4
     names = scorer.task_names(n_tasks)

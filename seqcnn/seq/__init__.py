@@ -13,7 +13,7 @@ from __future__ import annotations
 from seqcnn.seq.alphabet import DNA, RNA, complement
 from seqcnn.seq.encode import decode, one_hot, pad_or_crop, reverse_complement, upcast
 from seqcnn.seq.fasta import read_fasta, read_fasta_one_hot, write_fasta
-from seqcnn.seq.genome import Genome, bed_sequences, iter_bed_sequences, read_bed
+from seqcnn.seq.genome import BedInterval, Genome, bed_sequences, iter_bed, iter_bed_sequences, read_bed
 from seqcnn.seq.jaspar import DEFAULT_MOTIFS, jaspar_motifs
 from seqcnn.seq.labels import align_labels, read_labels
 from seqcnn.seq.meme import Motif, format_meme, read_meme, write_jaspar, write_meme
@@ -32,7 +32,9 @@ __all__ = [
     "reverse_complement",
     "upcast",
     # sequence files and genomes
+    "BedInterval",
     "Genome",
+    "iter_bed",
     "bed_sequences",
     "iter_bed_sequences",
     "read_bed",

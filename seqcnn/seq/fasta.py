@@ -102,11 +102,13 @@ class FastaBlock:
         return [text[o[i]:o[i + 1]] for i in range(len(self.ids))]
 
 
-def _scan_block(arr: np.ndarray, name: str, seen: SeenIds) -> FastaBlock:
+def _scan_block(arr: np.ndarray, name: str, seen: SeenIds, allow_empty: bool = False) -> FastaBlock:
     """Index complete records (``data`` starts with '>' and ends with a newline).
 
     One numba pass finds header spans ('>' at a line start up to the newline) and copies the
     sequence bytes minus CR/LF; only the id list and per-record strings are Python objects.
+    A record with no sequence raises unless ``allow_empty`` (then it has zero length); a file of
+    bare carriage returns raises either way.
     """
     from seqcnn.seq.fasta_kernels import scan_records  # numba: imported on first use
 
@@ -127,11 +129,12 @@ def _scan_block(arr: np.ndarray, name: str, seen: SeenIds) -> FastaBlock:
     offsets = np.concatenate(([0], seq_end))
     empty = np.flatnonzero(np.diff(offsets) == 0)
     if empty.size:
-        first = int(empty[0])
-        if "\r" in lines[first].rstrip("\r"):  # the whole file read as one header line
-            raise InputError("lines end in a bare carriage return (classic Mac line ends); convert them "
-                             "to newlines, e.g. with tr '\\r' '\\n'", file=name, record=headers[first])
-        raise InputError("record has no sequence", file=name, record=headers[first])
+        for k in empty.tolist():
+            if "\r" in lines[k].rstrip("\r"):  # the whole file read as one header line
+                raise InputError("lines end in a bare carriage return (classic Mac line ends); convert them "
+                                 "to newlines, e.g. with tr '\\r' '\\n'", file=name, record=headers[k])
+            if not allow_empty:
+                raise InputError("record has no sequence", file=name, record=headers[k])
     seq = seq_out[:size]
     return FastaBlock(headers, seq, offsets)
 
@@ -200,13 +203,16 @@ def _check_start(block: bytes, name: str) -> bytes:
     return stripped
 
 
-def read_fasta(path: str | os.PathLike) -> Iterator[tuple[str, str]]:
+def read_fasta(path: str | os.PathLike, *, allow_empty: bool = False) -> Iterator[tuple[str, str]]:
     """Read the records of a FASTA file, streamed.
 
     Parameters
     ----------
     path
         FASTA file, plain or gzip (detected by content), or ``-`` for stdin.
+    allow_empty
+        Yield a record with no sequence as ``(id, "")`` (for a caller that skips and counts it)
+        instead of raising.
 
     Yields
     ------
@@ -218,20 +224,23 @@ def read_fasta(path: str | os.PathLike) -> Iterator[tuple[str, str]]:
     Raises
     ------
     InputError
-        An empty or missing file, a missing '>' header, a record with no sequence, a duplicate
-        id, or a truncated/corrupt gzip stream.
+        An empty or missing file, a missing '>' header, a record with no sequence (without
+        ``allow_empty``), a duplicate id, or a truncated/corrupt gzip stream.
     """
-    for block in read_fasta_blocks(path):
+    for block in read_fasta_blocks(path, allow_empty=allow_empty):
         yield from zip(block.ids, block.texts(), strict=True)
 
 
-def read_fasta_blocks(path: str | os.PathLike) -> Iterator[FastaBlock]:
+def read_fasta_blocks(path: str | os.PathLike, *, allow_empty: bool = False) -> Iterator[FastaBlock]:
     """Read a FASTA file a block at a time, with no per-record objects (memory: one block).
 
     Parameters
     ----------
     path
         As :func:`read_fasta`.
+    allow_empty
+        Keep records with no sequence (zero length in ``offsets``) instead of raising, for a
+        caller that skips and counts them (``--skip-invalid``).
 
     Yields
     ------
@@ -253,19 +262,19 @@ def read_fasta_blocks(path: str | os.PathLike) -> Iterator[FastaBlock]:
                 if not block:
                     continue
             elif pieces[-1].endswith(b"\n") and block.startswith(b">"):
-                yield _scan_block(_as_array(pieces), name, seen)
+                yield _scan_block(_as_array(pieces), name, seen, allow_empty)
                 pieces = []
             cut = block.rfind(b"\n>")
             if cut < 0:
                 pieces.append(block)
                 continue
-            yield _scan_block(_as_array(pieces, block, cut + 1), name, seen)
+            yield _scan_block(_as_array(pieces, block, cut + 1), name, seen, allow_empty)
             pieces = [block[cut + 1:]]
     if not pieces:
         raise InputError("empty FASTA file (no records)", file=name)
     if not pieces[-1].endswith(b"\n"):
         pieces.append(b"\n")
-    yield _scan_block(_as_array(pieces), name, seen)
+    yield _scan_block(_as_array(pieces), name, seen, allow_empty)
 
 
 def _as_array(pieces: list[bytes], block: bytes = b"", stop: int = 0) -> np.ndarray:

@@ -2,7 +2,9 @@
 
 Coordinates are 0-based, half-open (BED): ``[start, end)`` covers bases ``start`` to ``end - 1``.
 Windows reaching past a chromosome end are padded with N; minus-strand intervals are
-reverse-complemented. Bad files and intervals raise :class:`~seqcnn.errors.InputError` naming the file
+reverse-complemented. :func:`read_bed` reads a whole BED file into a table; :func:`iter_bed` streams
+it as :class:`BedInterval` records that keep their line number, strand as written, extra columns and
+narrowPeak summit. Bad files and intervals raise :class:`~seqcnn.errors.InputError` naming the file
 and line (or interval); bad arguments raise :class:`~seqcnn.errors.ConfigError`.
 """
 
@@ -11,6 +13,7 @@ from __future__ import annotations
 import difflib
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -69,6 +72,54 @@ class Genome:
             hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
         return InputError(f"chromosome {chrom!r} is not in the genome{hint}", file=self.path)
 
+    def contig_length(self, chrom: str) -> int:
+        """The length of ``chrom``.
+
+        Parameters
+        ----------
+        chrom
+            Chromosome name, exactly as in the FASTA file.
+
+        Returns
+        -------
+        int
+            Its length in bases.
+
+        Raises
+        ------
+        InputError
+            An unknown chromosome, with a suggestion (e.g. ``chr1`` for ``1``).
+        """
+        if chrom not in self.chroms:
+            raise self._unknown(chrom)
+        return self.chroms[chrom]
+
+    def interval_problem(self, chrom: str, start: int, end: int) -> tuple[str, str] | None:
+        """Why ``chrom:[start, end)`` is not inside this genome, or None when it is.
+
+        Parameters
+        ----------
+        chrom
+            Chromosome name.
+        start, end
+            0-based, half-open coordinates (``0 <= start <= end``).
+
+        Returns
+        -------
+        tuple[str, str] or None
+            ``(reason, message)``: reason ``"unknown contig"`` (the message suggests close names) or
+            ``"outside contig"`` (the message names the contig length); None for an interval inside
+            its contig.
+        """
+        if chrom not in self.chroms:
+            return "unknown contig", self._unknown(chrom).message
+        size = self.chroms[chrom]
+        if end > size:
+            return "outside contig", (f"interval {chrom}:{start}-{end} runs past the end of {chrom} "
+                                      f"(length {size}) in {self.path}; is this the genome the intervals "
+                                      f"were made for?")
+        return None
+
     def fetch(self, chrom: str, start: int, end: int, strand: str = "+") -> str:
         """The sequence of ``chrom:[start, end)`` (0-based, half-open).
 
@@ -121,7 +172,56 @@ def _bed_error(path: str, line: int, message: str) -> InputError:
     return InputError(f"line {line}: {message}", file=path)
 
 
-def _parse_bed_line(fields: list[str], path: str, line_no: int) -> list:
+NARROWPEAK_EXTRA = ["signalValue", "pValue", "qValue", "peak"]
+"""Names of a narrowPeak file's columns 7 to 10 (:attr:`BedInterval.extra`)."""
+
+
+@dataclass(frozen=True)
+class BedInterval:
+    """One interval of a BED (or narrowPeak) file, as :func:`iter_bed` reads it.
+
+    Attributes
+    ----------
+    line
+        1-based line number in the file.
+    chrom, start, end
+        The interval, 0-based, half-open.
+    name
+        Column 4 (``"."`` when missing).
+    score
+        Column 5 as a number (missing or ``"."``: 0).
+    strand
+        Column 6 as written: ``+``, ``-`` or ``.`` (missing: ``.``).
+    extra
+        Columns 7 onwards, as text.
+    summit
+        narrowPeak only (exactly 10 columns): the summit offset from ``start`` (column 10), None when
+        absent or -1.
+    """
+
+    line: int
+    chrom: str
+    start: int
+    end: int
+    name: str = "."
+    score: float = 0.0
+    strand: str = "."
+    extra: tuple[str, ...] = ()
+    summit: int | None = None
+
+    @property
+    def centre(self) -> int:
+        """The base windows are centred on: ``start + summit`` (narrowPeak), else ``(start + end) // 2``."""
+        return self.start + self.summit if self.summit is not None else (self.start + self.end) // 2
+
+    def centred(self, width: int) -> tuple[int, int]:
+        """The ``width``-long window ``[c - width // 2, c - width // 2 + width)`` around :attr:`centre`
+        (it may reach past the contig ends)."""
+        start = self.centre - width // 2
+        return start, start + width
+
+
+def _parse_bed_line(fields: list[str], path: str, line_no: int) -> BedInterval:
     if len(fields) < 3:
         raise _bed_error(path, line_no, f"expected at least 3 tab-separated columns, got {len(fields)}")
     # plain ASCII digits only: int() alone would take "1_000", " 5", "+5" and non-ASCII digits
@@ -136,17 +236,68 @@ def _parse_bed_line(fields: list[str], path: str, line_no: int) -> list:
         score = float(fields[4]) if len(fields) > 4 and fields[4] != "." else 0.0
     except ValueError:
         raise _bed_error(path, line_no, f"score must be a number, got {fields[4]!r}") from None
-    strand = fields[5] if len(fields) > 5 else "+"
-    if strand not in ("+", "-", "."):
+    strand = fields[5] if len(fields) > 5 else "."
+    if strand not in _STRANDS:
         raise _bed_error(path, line_no, f"strand must be +, - or ., got {strand!r}")
-    return [fields[0], start, end, name, score, "+" if strand == "." else strand]
+    summit = None
+    if len(fields) == 10:  # narrowPeak: column 10 is the summit offset (-1: none)
+        text = fields[9]
+        if not (text.isascii() and text.lstrip("-").isdigit()):
+            raise _bed_error(path, line_no, f"narrowPeak summit (column 10) must be an integer, got {text!r}")
+        summit = int(text) if int(text) >= 0 else None
+        if summit is not None and start + summit >= end:
+            message = f"narrowPeak summit offset {summit} is not inside the interval {start}-{end}"
+            raise _bed_error(path, line_no, message)
+    return BedInterval(line_no, fields[0], start, end, name, score, strand, tuple(fields[6:]), summit)
+
+
+def iter_bed(path: str | os.PathLike) -> Iterator[BedInterval]:
+    """Stream the intervals of a BED3+ (or narrowPeak) file, each checked as it is read.
+
+    Header lines (``#``, ``track``, ``browser``) and blank lines are skipped.
+
+    Parameters
+    ----------
+    path
+        The BED file (tab-separated; 0-based, half-open coordinates).
+
+    Yields
+    ------
+    BedInterval
+        One per interval, in file order, with its 1-based line number.
+
+    Raises
+    ------
+    InputError
+        As :func:`read_bed`; a narrowPeak line (10 columns) whose summit is not an integer inside the
+        interval. Lines before a bad one have been yielded by then.
+    """
+    file = str(path)
+    n = 0
+    try:
+        with open(path) as handle:
+            for line_no, line in enumerate(handle, start=1):
+                text = line.rstrip("\r\n")
+                if not text.strip() or text.startswith(("#", "track", "browser")):
+                    continue
+                n += 1
+                yield _parse_bed_line(text.split("\t"), file, line_no)
+    except FileNotFoundError:
+        raise InputError("no such file", file=file) from None
+    except IsADirectoryError:
+        raise InputError("is a directory, not a BED file", file=file) from None
+    except UnicodeDecodeError:
+        raise InputError("not a BED text file (binary or non-UTF-8 content)", file=file) from None
+    if not n:
+        raise InputError("no intervals in BED file", file=file)
 
 
 def read_bed(path: str | os.PathLike) -> pd.DataFrame:
     """Read and validate a BED3+ file.
 
     Header lines (``#``, ``track``, ``browser``) and blank lines are skipped. A missing name
-    becomes ``"."``, a missing score 0 and a missing strand ``"+"`` (``"."`` also means ``"+"``).
+    becomes ``"."``, a missing score 0 and a missing strand ``"+"`` (``"."`` also means ``"+"``
+    here; :func:`iter_bed` keeps the strand as written).
 
     Parameters
     ----------
@@ -169,25 +320,10 @@ def read_bed(path: str | os.PathLike) -> pd.DataFrame:
     """
     import pandas as pd
 
-    file = str(path)
-    rows = []
-    try:
-        with open(path) as handle:
-            for line_no, line in enumerate(handle, start=1):
-                text = line.rstrip("\r\n")
-                if not text.strip() or text.startswith(("#", "track", "browser")):
-                    continue
-                rows.append(_parse_bed_line(text.split("\t"), file, line_no))
-    except FileNotFoundError:
-        raise InputError("no such file", file=file) from None
-    except IsADirectoryError:
-        raise InputError("is a directory, not a BED file", file=file) from None
-    except UnicodeDecodeError:
-        raise InputError("not a BED text file (binary or non-UTF-8 content)", file=file) from None
-    if not rows:
-        raise InputError("no intervals in BED file", file=file)
+    rows = [[r.chrom, r.start, r.end, r.name, r.score, "-" if r.strand == "-" else "+"]
+            for r in iter_bed(path)]
     df = pd.DataFrame(rows, columns=BED_COLUMNS)
-    df.attrs["file"] = file  # lets bed_sequences name the BED file in its errors
+    df.attrs["file"] = str(path)  # lets bed_sequences name the BED file in its errors
     return df.astype({"start": np.int64, "end": np.int64, "score": np.float64})
 
 

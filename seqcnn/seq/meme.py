@@ -84,7 +84,8 @@ def format_meme(motifs: list[Motif], background: np.ndarray | None = None) -> st
     Parameters
     ----------
     motifs
-        The motifs, written in order; a missing ``nsites`` is written as 20, a missing E-value as 0.
+        The motifs, written in order; a missing or zero ``nsites`` is written as 20 (a count of 0 makes
+        readers such as Biopython divide by zero), a missing E-value as 0.
     background
         ``(4,)`` background frequencies of A, C, G, T (None: uniform).
 
@@ -103,7 +104,7 @@ def format_meme(motifs: list[Motif], background: np.ndarray | None = None) -> st
         raise ConfigError(f"background must be 4 non-negative frequencies (A, C, G, T), got {background!r}")
     parts = [_header(bg)]
     for motif in motifs:
-        nsites = motif.nsites if motif.nsites is not None else 20
+        nsites = motif.nsites if motif.nsites else 20  # 0 (kernel motifs: no sites) as missing
         evalue = motif.evalue if motif.evalue is not None else 0
         parts.append(f"MOTIF {motif.label}\n")
         parts.append(f"letter-probability matrix: alength= 4 w= {motif.length} "

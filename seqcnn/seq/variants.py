@@ -19,7 +19,7 @@ import os
 import re
 import sys
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,6 +45,11 @@ class Variant:
         The reference allele (letters ACGTN, either case).
     alt
         The alternative allele (letters ACGTN, either case).
+    line
+        The VCF line number it was read from (None for a variant made in code); named in errors and
+        rejects, not compared.
+    text
+        That VCF line as written (None for a variant made in code), for a rejects file; not compared.
     """
 
     chrom: str
@@ -52,6 +57,15 @@ class Variant:
     id: str
     ref: str
     alt: str
+    line: int | None = field(default=None, compare=False, repr=False)
+    text: str | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def where(self) -> str | None:
+        """``line N`` for a variant read from a file, else its ID (None when it has none)."""
+        if self.line is not None:
+            return f"line {self.line}"
+        return self.id if self.id != "." else None
 
 
 @dataclass
@@ -67,11 +81,66 @@ class VcfStats:
     skipped
         ``label:alt`` of each skipped (symbolic, breakend, ``*`` or ``.``) ALT allele, the label being
         the record's ID or ``chrom:pos``.
+    invalid
+        Records left out with ``skip_invalid``, counted by reason (one of :data:`REJECT_REASONS`).
+    header
+        The VCF's ``#CHROM`` header line (None until it is read).
+    on_reject
+        Called as ``on_reject(text, reason)`` for each record left out with ``skip_invalid``:
+        ``text`` is the VCF line as written (None for a variant made in code), ``reason`` a
+        one-line description (e.g. ``bad REF 'M'``).
     """
 
     n_records: int = 0
     n_split: int = 0
     skipped: list[str] = field(default_factory=list)
+    invalid: dict[str, int] = field(default_factory=dict)
+    header: str | None = None
+    on_reject: Callable[[str | None, str], None] | None = None
+    _last_rejected: int | None = field(default=None, init=False, repr=False, compare=False)
+
+    def reject(self, kind: str, detail: str, line: int | None = None, text: str | None = None) -> None:
+        """Count one record left out (once per VCF line, however many ALT alleles it has).
+
+        Parameters
+        ----------
+        kind
+            The reason's kind, one of :data:`REJECT_REASONS`.
+        detail
+            The reason in full, for the rejects file.
+        line
+            The VCF line number (None for a variant made in code: counted every time).
+        text
+            The VCF line as written.
+        """
+        if line is not None and line == self._last_rejected:
+            return
+        self._last_rejected = line
+        self.invalid[kind] = self.invalid.get(kind, 0) + 1
+        if self.on_reject is not None:
+            self.on_reject(text, detail)
+
+    @property
+    def n_invalid(self) -> int:
+        """Records left out with ``skip_invalid``."""
+        return sum(self.invalid.values())
+
+    def invalid_summary(self) -> str | None:
+        """One line counting the records left out by reason (None when none was).
+
+        Returns
+        -------
+        str or None
+            E.g. ``skipped 3 invalid VCF record(s): 2 bad REF, 1 past contig end``.
+        """
+        if not self.invalid:
+            return None
+        parts = ", ".join(f"{n} {kind}" for kind, n in self.invalid.items())
+        return f"skipped {self.n_invalid} invalid VCF record(s): {parts}"
+
+
+REJECT_REASONS = ("bad REF", "bad ALT", "past contig end", "unknown contig")
+"""Kinds of records ``skip_invalid`` leaves out (:attr:`VcfStats.invalid`)."""
 
 
 def _open_text(path: str | os.PathLike) -> io.TextIOBase:
@@ -104,7 +173,8 @@ def _lines(path: str | os.PathLike) -> Iterator[tuple[int, str]]:
             handle.close()
 
 
-def read_vcf(path: str | os.PathLike, stats: VcfStats | None = None) -> Iterator[Variant]:
+def read_vcf(path: str | os.PathLike, stats: VcfStats | None = None, *,
+             skip_invalid: bool = False) -> Iterator[Variant]:
     """Stream the variants of a VCF file, one per ALT allele (multi-allelic records are split).
 
     Symbolic (``<DEL>``), breakend, ``*`` and ``.`` ALT alleles are skipped and listed in
@@ -116,6 +186,11 @@ def read_vcf(path: str | os.PathLike, stats: VcfStats | None = None) -> Iterator
         A plain, gzip or bgzip VCF file, or ``"-"`` for standard input.
     stats
         Counts to fill in while reading (see :class:`VcfStats`).
+    skip_invalid
+        Leave out records whose REF is not bases (e.g. ``M``, ``*``, ``.``) or with an ALT allele
+        that is neither bases nor symbolic/missing, counting them in ``stats.invalid`` (and passing
+        them to ``stats.on_reject``) instead of raising. Structural faults (too few columns, a bad
+        POS, no header) stay errors.
 
     Yields
     ------
@@ -126,8 +201,8 @@ def read_vcf(path: str | os.PathLike, stats: VcfStats | None = None) -> Iterator
     ------
     InputError
         A missing, empty, truncated or corrupt file, no variant records, a missing ``#CHROM``
-        header, too few columns, a bad POS, or REF/ALT letters outside ACGTN, naming the file and
-        line.
+        header, too few columns, a bad POS, or REF/ALT letters outside ACGTN (without
+        ``skip_invalid``), naming the file and line.
     """
     name = str(path)
     stats = stats if stats is not None else VcfStats()
@@ -137,19 +212,21 @@ def read_vcf(path: str | os.PathLike, stats: VcfStats | None = None) -> Iterator
             continue
         if line.startswith("#"):
             header_seen = True
+            stats.header = line
             continue
         if not header_seen:
             raise InputError("no '#CHROM' header line before the first record", file=name,
                              record=f"line {number}")
         stats.n_records += 1
-        yield from _parse_record(line, name, number, stats)
+        yield from _parse_record(line, name, number, stats, skip_invalid)
     if not header_seen:
         raise InputError("empty VCF file (no '#CHROM' header)", file=name)
     if stats.n_records == 0:
         raise InputError("VCF file has no variant records", file=name)
 
 
-def _parse_record(line: str, name: str, number: int, stats: VcfStats) -> Iterator[Variant]:
+def _parse_record(line: str, name: str, number: int, stats: VcfStats,
+                  skip_invalid: bool = False) -> Iterator[Variant]:
     where = {"file": name, "record": f"line {number}"}
     cols = line.split("\t")
     if len(cols) < 5:
@@ -158,17 +235,25 @@ def _parse_record(line: str, name: str, number: int, stats: VcfStats) -> Iterato
     if not (pos_text.isascii() and pos_text.isdigit()) or int(pos_text) < 1:
         raise InputError(f"POS must be a positive integer, got {pos_text!r}", **where)
     if not _BASES.match(ref):
+        if skip_invalid:
+            stats.reject("bad REF", f"bad REF {ref!r} (not bases ACGTN)", number, line)
+            return
         raise InputError(f"REF must be bases ACGTN, got {ref!r}", **where)
     label = vid if vid != "." else f"{chrom}:{pos_text}"
     alleles = alts.split(",")
+    symbolic = [a in (".", "*") or a.startswith("<") or "[" in a or "]" in a for a in alleles]
+    for alt, skip in zip(alleles, symbolic, strict=True):
+        if not skip and not _BASES.match(alt):
+            if skip_invalid:
+                stats.reject("bad ALT", f"bad ALT {alt!r} (not bases ACGTN or symbolic)", number, line)
+                return
+            raise InputError(f"ALT must be bases ACGTN (or symbolic), got {alt!r}", **where)
     stats.n_split += len(alleles) - 1
-    for alt in alleles:
-        if alt in (".", "*") or alt.startswith("<") or "[" in alt or "]" in alt:
+    for alt, skip in zip(alleles, symbolic, strict=True):
+        if skip:
             stats.skipped.append(f"{label}:{alt}")
             continue
-        if not _BASES.match(alt):
-            raise InputError(f"ALT must be bases ACGTN (or symbolic), got {alt!r}", **where)
-        yield Variant(chrom, int(pos_text), vid, ref, alt)
+        yield Variant(chrom, int(pos_text), vid, ref, alt, number, line)
 
 
 def chrom_length(genome: Any, chrom: str) -> int:
@@ -231,8 +316,7 @@ def variant_windows(variant: Variant, genome: Any, width: int, *, file: str | No
     start = variant.pos - 1
     length = chrom_length(genome, variant.chrom) if length is None else length
     if start + len(variant.ref) > length:
-        raise InputError(f"{variant.chrom}:{variant.pos} is past the end of {variant.chrom} "
-                         f"(length {length})", file=file, record=variant.id if variant.id != "." else None)
+        raise InputError(past_end_message(variant, length), file=file, record=variant.where)
     alleles = (variant.ref, variant.alt)
     lefts = [(width - min(len(a), width)) // 2 for a in alleles]
     rights = [width - min(len(a), width) - left for a, left in zip(alleles, lefts, strict=True)]
@@ -246,6 +330,24 @@ def variant_windows(variant: Variant, genome: Any, width: int, *, file: str | No
         after_start = start - lo + len(variant.ref)
         windows.append(before + core + region[after_start : after_start + right])
     return windows[0], windows[1], genome_ref.upper() == variant.ref.upper()
+
+
+def past_end_message(variant: Variant, length: int) -> str:
+    """The message for a variant whose REF runs past its chromosome's end.
+
+    Parameters
+    ----------
+    variant
+        The variant.
+    length
+        Its chromosome's length.
+
+    Returns
+    -------
+    str
+        E.g. ``chr1:35001 is past the end of chr1 (length 30000)``.
+    """
+    return f"{variant.chrom}:{variant.pos} is past the end of {variant.chrom} (length {length})"
 
 
 def _fetch(genome: Any, chrom: str, start: int, end: int) -> str:

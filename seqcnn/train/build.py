@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import warnings
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -68,20 +69,74 @@ def build(cfg: ModelConfig, kwargs: dict[str, Any]) -> tuple[nn.Module, list[str
     -------
     tuple
         The model and the log lines that describe the transfer.
+
+    Raises
+    ------
+    ConfigError
+        ``init_from`` fits no tensor, or (``init_strict``) leaves a tensor outside the head
+        unloaded; a ``freeze`` pattern matches no parameter, or matches one that ``init_from``
+        did not load.
     """
     model = build_model(cfg.name, **kwargs)
     notes: list[str] = []
+    transfer = None
     if cfg.init_from:
-        notes += init_from(model, cfg.init_from)
+        transfer = init_from(model, cfg.init_from, strict=cfg.init_strict)
+        notes += transfer.notes
     if cfg.freeze:
-        notes += freeze(model, cfg.freeze)
+        notes += freeze(model, cfg.freeze, transfer=transfer)
     return model, notes
 
 
-def init_from(model: nn.Module, path: str) -> list[str]:
+_HEADS = ("head", "classifier")  # top-level modules that map features to the outputs
+
+
+def head_names(model: nn.Module) -> set[str]:
+    """The state-dict names of the model's head: what a different task count may change.
+
+    The head is the top-level ``head`` (or ``classifier``) module when the model has one, else the
+    last module that holds parameters (the output layer).
+
+    Parameters
+    ----------
+    model
+        The model.
+
+    Returns
+    -------
+    set of str
+        State-dict names (parameters and buffers) inside the head.
+    """
+    names = list(model.state_dict())
+    children = [name for name, _ in model.named_children()]
+    prefixes = [f"{name}." for name in children if name in _HEADS]
+    if not prefixes:
+        owners = [n.rsplit(".", 1)[0] for n, _ in model.named_parameters() if "." in n]
+        prefixes = [f"{owners[-1]}."] if owners else []
+    return {n for n in names if n.startswith(tuple(prefixes))}
+
+
+def _shape(shape: tuple[int, ...] | None) -> str:
+    return "absent" if shape is None else str(shape)
+
+
+@dataclass
+class Transfer:
+    """What :func:`init_from` did: the file, the names it loaded, every file tensor's shape, log lines."""
+
+    path: str
+    loaded: set[str]
+    file_shapes: dict[str, tuple[int, ...]]
+    notes: list[str] = field(default_factory=list)
+
+
+def init_from(model: nn.Module, path: str, *, strict: bool = False) -> Transfer:
     """Copy every tensor of a model file whose name and shape match ``model``'s (transfer learning).
 
-    Tensors that differ (a head for a different number of tasks) keep their fresh initialisation.
+    Tensors of the head that differ (an output layer for a different number of tasks) keep their
+    fresh initialisation and are reported as the new head; tensors outside the head that do not
+    load (absent from the file, or another shape there) are reported as mismatches, with the
+    file's shape and the model's.
 
     Parameters
     ----------
@@ -89,31 +144,53 @@ def init_from(model: nn.Module, path: str) -> list[str]:
         The freshly built model; changed in place.
     path
         A ``model.safetensors`` file.
+    strict
+        Refuse any tensor outside the head that does not load (``model.init_strict``).
 
     Returns
     -------
-    list of str
-        Log lines: how many tensors were copied, which were newly initialised.
+    Transfer
+        The names of the tensors loaded from the file, the file's shapes, and the log lines: how
+        many tensors were copied, which were newly initialised as the head, which did not match.
 
     Raises
     ------
     ConfigError
-        No tensor fits.
+        No tensor fits; with ``strict``, a tensor outside the head does not fit.
     """
     source = load_model(path, device="cpu").state_dict()
+    shapes = {k: tuple(v.shape) for k, v in source.items()}
     own = model.state_dict()
     copied = {k: v for k, v in source.items() if k in own and own[k].shape == v.shape}
     if not copied:
         raise ConfigError(f"model.init_from: no tensor of {path} fits model (names/shapes all differ)")
+    head = head_names(model)
+    fresh = [k for k in own if k not in copied and k in head]
+    mismatched = [
+        f"{k} {_shape(shapes.get(k))} in file, {_shape(tuple(own[k].shape))} in model"
+        for k in own
+        if k not in copied and k not in head
+    ]
+    if strict and mismatched:
+        more = f"; ... ({len(mismatched) - 5} more)" if len(mismatched) > 5 else ""
+        shown = "; ".join(mismatched[:5]) + more
+        raise ConfigError(
+            f"model.init_from: {len(mismatched)} tensor(s) outside the head do not load from {path} "
+            f"(model.init_strict is true): {shown}"
+        )
     model.load_state_dict(copied, strict=False)
-    fresh = [k for k in own if k not in copied]
     lines = [f"initialised {len(copied)}/{len(own)} tensors from {path}"]
     if fresh:
         lines.append(f"newly initialised (new head): {', '.join(fresh)}")
-    return lines
+    if mismatched:
+        lines.append(f"not loaded (mismatch outside the head, kept random): {'; '.join(mismatched)}")
+    unused = [k for k in source if k not in own]
+    if unused:
+        lines.append(f"in {path} but not in the model (unused): {', '.join(unused)}")
+    return Transfer(path, set(copied), shapes, lines)
 
 
-def freeze(model: nn.Module, patterns: list[str]) -> list[str]:
+def freeze(model: nn.Module, patterns: list[str], *, transfer: Transfer | None = None) -> list[str]:
     """Freeze the parameters whose names match any of the patterns.
 
     Parameters
@@ -122,6 +199,9 @@ def freeze(model: nn.Module, patterns: list[str]) -> list[str]:
         The model; ``requires_grad`` is set to False in place.
     patterns
         ``fnmatch`` patterns over parameter names (``body.0.*``).
+    transfer
+        With ``init_from``: what :func:`init_from` loaded. Freezing a parameter it did not load
+        would hold it at its random initial values, which is refused.
 
     Returns
     -------
@@ -131,7 +211,8 @@ def freeze(model: nn.Module, patterns: list[str]) -> list[str]:
     Raises
     ------
     ConfigError
-        A pattern that matches no parameter.
+        A pattern that matches no parameter, or one that matches a parameter not loaded by
+        ``transfer``.
     """
     names = [n for n, _ in model.named_parameters()]
     for pattern in patterns:
@@ -140,11 +221,23 @@ def freeze(model: nn.Module, patterns: list[str]) -> list[str]:
                 f"model.freeze pattern {pattern!r} matches no parameter; "
                 f"parameters: {', '.join(names[:8])}{' ...' if len(names) > 8 else ''}"
             )
-    frozen = []
+    frozen = [n for n in names if any(fnmatch.fnmatchcase(n, p) for p in patterns)]
+    if transfer is not None:
+        unloaded = [n for n in frozen if n not in transfer.loaded]
+        if unloaded:
+            name = unloaded[0]
+            pattern = next(p for p in patterns if fnmatch.fnmatchcase(name, p))
+            own = dict(model.named_parameters())[name]
+            others = unloaded[1:6] + (["..."] if len(unloaded) > 6 else [])
+            more = f" (also: {', '.join(others)})" if others else ""
+            raise ConfigError(
+                f"model.freeze pattern {pattern!r} matches {name}, which was not loaded from "
+                f"{transfer.path}: shape {_shape(transfer.file_shapes.get(name))} in file, "
+                f"{_shape(tuple(own.shape))} in model; freezing it would hold random values{more}"
+            )
     for name, param in model.named_parameters():
-        if any(fnmatch.fnmatchcase(name, p) for p in patterns):
+        if name in frozen:
             param.requires_grad_(False)
-            frozen.append(name)
     return [f"frozen: {', '.join(frozen)}"]
 
 

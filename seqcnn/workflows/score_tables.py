@@ -10,16 +10,20 @@ ref_match``), then one column per task.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from seqcnn.errors import InputError
+from seqcnn.errors import ConfigError, InputError
 from seqcnn.io.tables import TableWriter, open_table
 from seqcnn.score.scorer import Scorer
 from seqcnn.score.scoring import RecordMax, score_fasta, score_records, score_windows
 from seqcnn.score.stream import ScoreStats
+
+if TYPE_CHECKING:
+    from seqcnn.seq.genome import BedInterval, Genome
 
 
 @dataclass
@@ -82,51 +86,195 @@ def fasta_table(scorer: Scorer, fasta: str, output: str, *, echo: bool = False,
                 cols["sequence"] = chunk.seqs
             cols.update(zip(scorer.task_names(scores.shape[1]), scores.T, strict=True))
             table.write(cols)
+        if table.n_rows == 0 and _anything_skipped(stats):
+            _header_only(table, scorer, ["id", "sequence"] if echo else ["id"])
         _check_scored(table, fasta, stats)
     return stats
 
 
 def bed_table(scorer: Scorer, bed_path: str, genome_path: str, output: str, *, echo: bool = False,
-              options: TableOptions | None = None) -> ScoreStats:
-    """Score the BED intervals of an indexed genome FASTA into ``output``: the BED columns, then tasks.
+              extra_columns: bool = False, width: int | None = None, window: int | None = None,
+              step: int | None = None, options: TableOptions | None = None) -> ScoreStats:
+    """Score the BED (or narrowPeak) intervals of an indexed genome FASTA into ``output``.
+
+    Each interval is checked against the genome: one on an unknown contig, reaching past its contig's
+    end or of length 0 is an error naming the BED file, line and contig length, or with
+    ``options.skip_invalid`` skipped and counted by reason (``stats.skip_reasons``). The sequence
+    scored is genome sequence (never N-padded unless the window runs past a contig end, counted in
+    ``stats.n_edge_padded``), reverse-complemented on ``-``:
+
+    - a fixed-length model: the window of its input length centred on the interval (narrowPeak: on
+      its summit, ``start + column 10``), widening or cutting it;
+    - a model taking any length: the interval as given, or the centred ``width``-long window; an
+      interval shorter than the model's receptive field is widened around its centre;
+    - ``window``: windows of that length every ``step`` bases inside each interval (the last one flush
+      with its end; an interval shorter than ``window`` gets the one centred window).
 
     Parameters
     ----------
-    scorer, output, echo, options
+    scorer, output, options
         As :func:`fasta_table`.
     bed_path
-        BED file of the intervals.
+        BED file of the intervals (0-based, half-open).
     genome_path
         Indexed genome FASTA.
+    echo
+        Add the scored sequence as a column.
+    extra_columns
+        Add the BED columns after the sixth (narrowPeak: ``signalValue pValue qValue peak``; others
+        ``col7 ...``).
+    width
+        Score windows of this length (a model taking any length; a fixed-length model takes only its
+        own).
+    window, step
+        Scan inside each interval (``step`` None: ``window``).
 
     Returns
     -------
     ScoreStats
-        Records read, padded, cropped and skipped.
+        Records read, windows, skipped (by reason) and N-padded at contig ends.
 
     Raises
     ------
     InputError
-        As :func:`fasta_table`; intervals outside the genome.
+        A bad BED line or an interval outside the genome (without ``skip_invalid``), naming the BED
+        file and line; invalid bases (without ``skip_invalid``).
+    ConfigError
+        ``width`` or ``window`` the model cannot take; both given.
     """
-    from seqcnn.seq.genome import Genome, iter_bed_sequences, read_bed
+    from seqcnn.seq.genome import Genome
 
     opts = options or TableOptions()
+    length = _bed_length(scorer, width, window)
     stats = ScoreStats()
-    bed = read_bed(bed_path)
-    records = ((i, seq) for i, (_, seq) in enumerate(iter_bed_sequences(bed, Genome(genome_path))))
-    stream = score_records(scorer, records, batch_size=opts.batch_size, file=bed_path,
-                           skip_invalid=opts.skip_invalid, echo=echo, progress=opts.progress, stats=stats)
-    with open_table(output, header=opts.header) as table:
-        for chunk, scores in stream:
-            rows = bed.iloc[chunk.keys]
-            cols: dict[str, Any] = {c: rows[c].to_numpy() for c in bed.columns}
-            if echo:
-                cols["sequence"] = chunk.seqs
-            cols.update(zip(scorer.task_names(scores.shape[1]), scores.T, strict=True))
-            table.write(cols)
-        _check_scored(table, bed_path, stats)
+    with Genome(genome_path) as genome:
+        records = _bed_records(bed_path, genome, stats, length=length, minimum=scorer.minimum,
+                               window=window, step=step or window, skip_invalid=opts.skip_invalid)
+        stream = score_records(scorer, records, batch_size=opts.batch_size, file=bed_path,
+                               skip_invalid=opts.skip_invalid, echo=echo, progress=opts.progress, stats=stats)
+        extra_names: list[str] | None = None
+        with open_table(output, header=opts.header) as table:
+            for chunk, scores in stream:
+                first = chunk.keys[0].interval
+                if extra_names is None:
+                    extra_names = _extra_names(first) if extra_columns else []
+                cols = _bed_columns(chunk.keys, extra_names, bed_path, scan=window is not None)
+                if echo:
+                    cols["sequence"] = chunk.seqs
+                cols.update(zip(scorer.task_names(scores.shape[1]), scores.T, strict=True))
+                table.write(cols)
+            if table.n_rows == 0 and _anything_skipped(stats):
+                keys = ["chrom", "start", "end", "name", *([] if window else ["score"]), "strand"]
+                _header_only(table, scorer, keys + (["sequence"] if echo else []))
+            _check_scored(table, bed_path, stats)
+    if window is not None:
+        stats.n_windows = stats.n_records
     return stats
+
+
+@dataclass(frozen=True)
+class _BedKey:
+    """A scored genome window and the BED interval it came from."""
+
+    interval: BedInterval
+    start: int
+    end: int
+
+    def __str__(self) -> str:  # names the record in messages: <bed file>:line 3:<position>
+        return f"line {self.interval.line}"
+
+
+def _bed_length(scorer: Scorer, width: int | None, window: int | None) -> int | None:
+    """The length every BED window is scored at (None: intervals as given), checked against the model."""
+    if width is not None and window is not None:
+        raise ConfigError("--width and --window cannot be combined (--window sets the scored length)")
+    for flag, value in (("--width", width), ("--window", window)):
+        if value is None:
+            continue
+        if value < 1:
+            raise ConfigError(f"{flag} must be >= 1, got {value}")
+        if scorer.input_length and value != scorer.input_length:
+            raise ConfigError(f"{flag} {value} differs from the model's input length {scorer.input_length}")
+        if not scorer.input_length and value < scorer.minimum:  # fixed-length models fix the length
+            raise ConfigError(f"{flag} {value} is shorter than the model's receptive field {scorer.minimum}")
+        return value
+    return scorer.input_length
+
+
+def _bed_records(bed_path: str, genome: Genome, stats: ScoreStats, *, length: int | None, minimum: int,
+                 window: int | None, step: int | None, skip_invalid: bool) -> Iterator[tuple[_BedKey, str]]:
+    """``(key, genome sequence)`` of every window to score, intervals outside the genome refused or
+    skipped (counted in ``stats``)."""
+    from seqcnn.seq.genome import iter_bed
+
+    n_extra = None
+    for interval in iter_bed(bed_path):
+        if n_extra is None:
+            n_extra = len(interval.extra)
+        elif len(interval.extra) != n_extra:
+            raise InputError(f"line {interval.line}: {6 + len(interval.extra)} columns where the first "
+                             f"interval has {6 + n_extra}", file=bed_path)
+        problem = genome.interval_problem(interval.chrom, interval.start, interval.end)
+        if problem is None and interval.start == interval.end:
+            problem = ("empty interval", f"empty interval {interval.chrom}:{interval.start}-{interval.end} "
+                                         "(start == end): nothing to score")
+        if problem is not None:
+            reason, message = problem
+            if not skip_invalid:
+                raise InputError(f"line {interval.line}: {message}", file=bed_path)
+            stats.skip(reason, f"line {interval.line}")
+            continue
+        size = genome.chroms[interval.chrom]
+        for start, end in _windows(interval, length, minimum, window, step):
+            if start < 0 or end > size:
+                stats.n_edge_padded += 1
+            yield _BedKey(interval, start, end), genome.fetch(interval.chrom, start, end, interval.strand)
+
+
+def _windows(interval: BedInterval, length: int | None, minimum: int, window: int | None,
+             step: int | None) -> list[tuple[int, int]]:
+    """The genome windows scored for one interval (0-based, half-open; they may reach past the contig)."""
+    from seqcnn.seq.windows import window_starts
+
+    span = interval.end - interval.start
+    if window is not None and step is not None:
+        if span <= window:
+            return [interval.centred(window)]
+        starts = window_starts(span, window, step) + interval.start
+        return [(s, s + window) for s in starts.tolist()]
+    if length is not None:
+        return [interval.centred(length)]
+    if span < minimum:
+        return [interval.centred(minimum)]
+    return [(interval.start, interval.end)]
+
+
+def _extra_names(interval: BedInterval) -> list[str]:
+    from seqcnn.seq.genome import NARROWPEAK_EXTRA
+
+    if len(interval.extra) == len(NARROWPEAK_EXTRA):
+        return list(NARROWPEAK_EXTRA)
+    return [f"col{7 + i}" for i in range(len(interval.extra))]
+
+
+def _bed_columns(keys: list[_BedKey], extra: list[str], bed_path: str, *, scan: bool) -> dict[str, Any]:
+    """The identifying columns of a chunk: the interval's BED columns (``scan``: the window's
+    coordinates, name and strand), then the requested extra columns."""
+    rows = [k.interval for k in keys]
+    cols: dict[str, Any] = {"chrom": [r.chrom for r in rows]}
+    if scan:
+        cols["start"] = np.array([k.start for k in keys], dtype=np.int64)
+        cols["end"] = np.array([k.end for k in keys], dtype=np.int64)
+        cols["name"] = [r.name for r in rows]
+    else:
+        cols["start"] = np.array([r.start for r in rows], dtype=np.int64)
+        cols["end"] = np.array([r.end for r in rows], dtype=np.int64)
+        cols["name"] = [r.name for r in rows]
+        cols["score"] = np.array([r.score for r in rows], dtype=np.float64)
+    cols["strand"] = [r.strand for r in rows]
+    for i, name in enumerate(extra):
+        cols[name] = [r.extra[i] if i < len(r.extra) else "." for r in rows]
+    return cols
 
 
 def window_table(scorer: Scorer, fasta: str, output: str, *, window: int, step: int,
@@ -166,12 +314,33 @@ def window_table(scorer: Scorer, fasta: str, output: str, *, window: int, step: 
         if maxima is not None:
             n_tasks = 0 if best.best is None else len(best.best)
             _write_maxima(maxima, best.finish(), scorer.task_names(n_tasks))
+        if table.n_rows == 0 and _anything_skipped(stats):
+            _header_only(table, scorer, ["id", "start", "end"])
+            if maxima is not None:
+                _header_only(maxima, scorer, ["id", "n_windows"])
         _check_scored(table, fasta, stats)
     return stats
 
 
+def _anything_skipped(stats: ScoreStats) -> bool:
+    return bool(stats.skipped or stats.skip_reasons)
+
+
+def _header_only(table: TableWriter, scorer: Scorer, keys: list[str]) -> None:
+    """Write the header (no rows) of a table whose every record was skipped: the task columns come
+    from one all-N sequence run through the model."""
+    from seqcnn.seq.codes import encode_codes
+
+    probe = encode_codes("N" * (scorer.input_length or scorer.minimum))[None]
+    with scorer.lent():
+        n_tasks = int(scorer.run(scorer.prepare(probe)).shape[1])
+    names = scorer.task_names(n_tasks)
+    table.write({**{k: np.array([], dtype=str) for k in keys}, **{t: np.array([], dtype=np.float32)
+                                                                    for t in names}})
+
+
 def _check_scored(table: TableWriter, source: str, stats: ScoreStats) -> None:
-    if table.n_rows == 0:
+    if table.n_rows == 0 and not (_anything_skipped(stats) and table.columns is not None):
         reason = "every record was skipped" if stats.skipped else "no records"
         raise InputError(f"nothing to score ({reason})", file=source)
 

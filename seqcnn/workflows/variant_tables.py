@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any
+import contextlib
+from collections.abc import Iterator
+from typing import Any, TextIO
 
+from seqcnn.io.atomic import atomic_path
 from seqcnn.io.tables import open_table
 from seqcnn.score.scorer import Scorer
-from seqcnn.score.variants import score_variants, variant_width
+from seqcnn.score.variants import score_variants, variant_columns, variant_width
+from seqcnn.seq.variants import VcfStats
 from seqcnn.workflows.score_tables import TableOptions
 
 
 def variant_table(scorer: Scorer, variants: Any, genome: Any, output: str, *, window: int | None = None,
-                  file: str | None = None, options: TableOptions | None = None) -> int:
+                  file: str | None = None, options: TableOptions | None = None,
+                  stats: VcfStats | None = None) -> int:
     """Score the ref and alt windows of each variant into ``output``
-    (:func:`seqcnn.score.variants.score_variants` gives the columns).
+    (:func:`seqcnn.score.variants.score_variants` gives the columns). The table has its columns
+    (a TSV its header) even when no variant is left to score.
 
     Parameters
     ----------
@@ -30,7 +36,10 @@ def variant_table(scorer: Scorer, variants: Any, genome: Any, output: str, *, wi
     file
         The VCF's name for error messages.
     options
-        Writing options (``skip_invalid`` does not apply).
+        Writing options; ``skip_invalid`` leaves out variants on a chromosome the genome lacks or
+        past its end, counted in ``stats`` (read the VCF with ``skip_invalid`` too for bad REF/ALT).
+    stats
+        Where the variants left out are counted (the one ``read_vcf`` fills).
 
     Returns
     -------
@@ -42,10 +51,57 @@ def variant_table(scorer: Scorer, variants: Any, genome: Any, output: str, *, wi
     mismatches = 0
     with open_table(output, header=opts.header) as table:
         for cols in score_variants(scorer, variants, genome, width=width, batch_size=opts.batch_size,
-                                   file=file, progress=opts.progress):
+                                   file=file, progress=opts.progress, skip_invalid=opts.skip_invalid,
+                                   stats=stats):
             mismatches += int((~cols["ref_match"]).sum())
             table.write(cols)
+        if table.n_rows == 0:
+            table.declare(variant_columns(scorer, width))
     return mismatches
 
 
-__all__ = ["variant_table"]
+@contextlib.contextmanager
+def rejects_file(path: str | None, stats: VcfStats) -> Iterator[VcfStats]:
+    """Write the VCF records ``stats`` sees rejected to ``path``, atomically, while the block runs.
+
+    Each line is the VCF line as written plus a tab and the reason (``bad REF 'M' ...``); the
+    first line is the VCF's ``#CHROM`` header plus ``\\treason`` (``#reason`` when it has none). A
+    failed run leaves no file.
+
+    Parameters
+    ----------
+    path
+        The rejects file (None: none is written).
+    stats
+        The counts :func:`seqcnn.seq.variants.read_vcf` and :func:`variant_table` fill; its
+        ``on_reject`` is set for the block.
+
+    Yields
+    ------
+    VcfStats
+        ``stats``.
+    """
+    if path is None:
+        yield stats
+        return
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", newline="") as handle:
+        started = [False]
+
+        def header(out: TextIO) -> None:
+            if not started[0]:
+                out.write(f"{stats.header}\treason\n" if stats.header else "#reason\n")
+                started[0] = True
+
+        def on_reject(text: str | None, reason: str) -> None:
+            header(handle)
+            handle.write(f"{text if text is not None else '.'}\t{reason}\n")
+
+        stats.on_reject = on_reject
+        try:
+            yield stats
+            header(handle)
+        finally:
+            stats.on_reject = None
+
+
+__all__ = ["rejects_file", "variant_table"]

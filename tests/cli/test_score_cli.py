@@ -104,6 +104,18 @@ def test_skip_invalid_scores_the_rest_and_names_the_skipped(files, capsys) -> No
     assert "skipped 1 record(s) with invalid bases: bad1" in err
 
 
+def test_skip_invalid_skips_empty_records(files, tmp_path, capsys) -> None:
+    """docs/formats.md: --skip-invalid skips records with no sequence too; without it they are an error."""
+    fasta = tmp_path / "empty.fa"
+    fasta.write_text(">a\n" + "ACGT" * 8 + "\n>empty\n\n>b\n" + "ACGT" * 8 + "\n>last\n")
+    code, out, err = run(["score", files["model"], str(fasta), "--skip-invalid", "-q"], capsys)
+    assert code == 0
+    assert [line.split("\t")[0] for line in out.splitlines()] == ["id", "a", "b"]
+    assert "skipped 2 record(s)" in err and "empty, last" in err
+    code, out, err = run(["score", files["model"], str(fasta), "-q"], capsys)
+    assert code == 2 and "empty: record has no sequence" in err and out == ""
+
+
 @pytest.mark.parametrize(("args", "message"), [
     (["score", "{model}", "{bad}"], "bad1:5: invalid character '-'"),
     (["score", "{model}", BAD / "fasta_empty.fa"], "empty FASTA"),
@@ -272,8 +284,100 @@ def test_score_bed_intervals(files, genome, capsys) -> None:
     bed_columns = ["chrom", "start", "end", "name", "score", "strand"]
     assert list(table.columns) == [*bed_columns, "sequence", "CTCF", "GATA1"]
     assert table["name"].tolist() == ["peak1", "peak2", "peak3"]
+    assert table["strand"].tolist() == ["+", "-", "."]  # a "." strand is echoed as ".", not "+"
     ref_genome = Genome(genome["fa"])
     seqs = [ref_genome.fetch("chr1", 10, 60), ref_genome.fetch("chr1", 100, 170, "-"),
             ref_genome.fetch("chr2", 0, 40)]
     assert table["sequence"].tolist() == seqs
     np.testing.assert_allclose(table[["CTCF", "GATA1"]], predict(load_model(files["model"]), seqs), rtol=1e-6)
+
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "data" / "example"
+
+
+def test_score_bed_widens_short_intervals_with_genome_sequence(tmp_path, capsys) -> None:
+    from seqcnn.seq.genome import Genome
+
+    bed = tmp_path / "peaks.bed"
+    bed.write_text("chr1\t10000\t10100\tp1\t0\t+\nchr2\t500\t520\tp2\t0\t-\n")
+    args = ["score", EXAMPLE / "model.safetensors", "--bed", bed, "--genome", EXAMPLE / "genome.fa", "--echo"]
+    code, out, err = run(args, capsys)
+    assert code == 0 and err == "", err
+    table = pd.read_csv(io.StringIO(out), sep="\t")
+    with Genome(EXAMPLE / "genome.fa") as genome:  # the 200 bp windows centred on 10050 and 510
+        seqs = [genome.fetch("chr1", 9950, 10150), genome.fetch("chr2", 410, 610, "-")]
+    assert table["sequence"].tolist() == seqs and "N" not in "".join(seqs)
+    expected = predict(load_model(EXAMPLE / "model.safetensors"), seqs)
+    np.testing.assert_allclose(table.iloc[:, -12:].to_numpy(), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_score_bed_outside_genome_is_exit_2_or_skipped_and_counted(tmp_path, capsys) -> None:
+    bed = tmp_path / "peaks.bed"
+    bed.write_text("chr1\t1000\t1200\tok\nchr1\t19950\t20150\tpast\nchr9\t0\t10\tnope\n")
+    out_path = tmp_path / "o.tsv"
+    base = ["score", EXAMPLE / "model.safetensors", "--bed", bed, "--genome", EXAMPLE / "genome.fa",
+            "-o", out_path]
+    code, _, err = run(base, capsys)
+    assert code == 2 and err.count("\n") == 1, err
+    assert f"{bed}: line 2: interval chr1:19950-20150 runs past the end of chr1 (length 20000)" in err
+    assert not out_path.exists()
+    code, _, err = run([*base, "--skip-invalid", "-q"], capsys)
+    assert code == 0
+    assert err == ("seqcnn: skipped 2 interval(s): 1 outside contig (first: line 2), "
+                   "1 unknown contig (first: line 3)\n")
+    assert pd.read_csv(out_path, sep="\t")["name"].tolist() == ["ok"]
+
+
+def test_score_bed_window_scan(files, genome, capsys) -> None:
+    from seqcnn.seq.genome import Genome
+
+    args = ["score", files["model"], "--bed", genome["bed"], "--genome", genome["fa"], "--window", "30",
+            "--step", "20", "--rc", "none"]
+    code, out, err = run(args, capsys)
+    assert code == 0, err
+    table = pd.read_csv(io.StringIO(out), sep="\t")
+    assert list(table.columns) == ["chrom", "start", "end", "name", "strand", "CTCF", "GATA1"]
+    # peak1 [10, 60): 10, 30 and 30 flush with the end -> 10, 30; peak2 [100, 170): 100, 120, 140
+    assert table[["name", "start", "end"]].values.tolist() == [
+        ["peak1", 10, 40], ["peak1", 30, 60], ["peak2", 100, 130], ["peak2", 120, 150], ["peak2", 140, 170],
+        ["peak3", 0, 30], ["peak3", 10, 40]]
+    ref = Genome(genome["fa"])
+    strands = {"peak1": "+", "peak2": "-", "peak3": "+"}
+    seqs = [ref.fetch(c, s, e, strands[n]) for c, s, e, n in table[["chrom", "start", "end", "name"]].values]
+    np.testing.assert_allclose(table[["CTCF", "GATA1"]], predict(load_model(files["model"]), seqs, rc="none"),
+                               rtol=1e-6)
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    (["--width", "50"], "--width and --extra-columns need --bed"),
+    (["--window", "30", "--echo"], "--window cannot be combined with --echo"),
+])
+def test_score_option_conflicts(files, capsys, extra: list, message: str) -> None:
+    code, _, err = run(["score", files["model"], files["fasta"], *extra], capsys)
+    assert code == 2 and message in err, err
+
+
+def test_predict_names_a_mistyped_fasta_path(files) -> None:
+    from seqcnn.errors import InputError
+
+    model = load_model(files["model"])
+    missing = str(files["root"] / "sequnces.fa")
+    with pytest.raises(InputError, match="no such file") as info:
+        predict(model, missing)
+    assert info.value.file == missing and "invalid character" not in str(info.value)
+    with pytest.raises(InputError, match=r"pass a FASTA file as pathlib\.Path"):
+        predict(model, str(files["fasta"]))
+    with pytest.raises(InputError, match="invalid character 'x'"):  # a sequence is still a sequence
+        predict(model, "ACGTxACGT")
+
+
+def test_every_record_skipped_still_writes_the_header(files, tmp_path, capsys) -> None:
+    fasta = tmp_path / "all_bad.fa"
+    fasta.write_text(">b1\nACGT-ACGT\n>b2\nAC*GT\n")
+    out_path = tmp_path / "o.tsv"
+    code, _, err = run(["score", files["model"], fasta, "--skip-invalid", "-o", out_path], capsys)
+    assert code == 0 and "skipped 2 record(s) with invalid bases: b1, b2" in err
+    assert out_path.read_text() == "id\tCTCF\tGATA1\n"
+    code, _, err = run(["score", files["model"], fasta, "--skip-invalid", "--window", "8", "-o", out_path],
+                       capsys)
+    assert code == 0 and out_path.read_text() == "id\tstart\tend\tCTCF\tGATA1\n"

@@ -141,3 +141,68 @@ def test_array_columns_are_refused_where_they_cannot_go(tmp_path) -> None:
         table.write({"x": np.zeros((2, 3))})
         table.write({"x": np.zeros((2, 4))})
     assert not (tmp_path / "b.npz").exists()
+
+
+@pytest.mark.parametrize("suffix", [".tsv", ".tsv.gz"])
+def test_declared_columns_give_a_header_with_no_row(tmp_path, suffix: str) -> None:
+    path = tmp_path / f"t{suffix}"
+    with open_table(path) as table:
+        table.declare(["chrom", "pos", "score"])
+    assert table.n_rows == 0
+    opener = gzip.open if suffix.endswith(".gz") else open
+    with opener(path, "rt") as handle:
+        assert handle.read() == "chrom\tpos\tscore\n"
+
+
+def test_declared_columns_then_rows_keep_one_header(tmp_path) -> None:
+    path = tmp_path / "t.tsv"
+    with open_table(path) as table:
+        table.declare({"id": np.dtype(str), "x": np.dtype(np.float32)})
+        table.write({"id": ["a"], "x": np.array([0.5], dtype=np.float32)})
+        table.declare(["id", "x"])  # the same columns again: accepted
+    assert path.read_text() == "id\tx\na\t0.5\n"
+
+
+def test_declared_columns_must_match_the_rows(tmp_path) -> None:
+    with pytest.raises(ValueError, match="differ"), open_table(tmp_path / "t.tsv") as table:
+        table.declare(["id", "x"])
+        table.write({"id": ["a"], "y": [1.0]})
+    with pytest.raises(ValueError, match="declared columns"), open_table(tmp_path / "u.tsv") as table:
+        table.write({"id": ["a"]})
+        table.declare(["id", "x"])
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_zero_row_batch_still_gives_the_header(tmp_path) -> None:
+    path = tmp_path / "t.tsv"
+    write_table(pd.DataFrame({"id": [], "x": []}), path)
+    assert path.read_text() == "id\tx\n"
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".npz"])
+def test_declared_columns_with_no_row_are_typed_empty_columns(tmp_path, suffix: str) -> None:
+    path = tmp_path / f"t{suffix}"
+    with open_table(path) as table:
+        table.declare({"id": np.dtype(str), "pos": np.dtype(np.int64), "ok": np.dtype(bool),
+                       "score": np.dtype(np.float32)})
+    if suffix == ".npz":
+        with np.load(path) as data:
+            got = {k: data[k] for k in data.files}
+    else:
+        got = {k: v.to_numpy() for k, v in pd.read_parquet(path).items()}
+    assert list(got) == ["id", "pos", "ok", "score"]
+    assert all(v.shape == (0,) for v in got.values())
+    assert (got["pos"].dtype, got["ok"].dtype, got["score"].dtype) == (np.int64, bool, np.float32)
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".npz"])
+def test_declared_names_alone_give_empty_string_columns(tmp_path, suffix: str) -> None:
+    path = tmp_path / f"t{suffix}"
+    with open_table(path) as table:
+        table.declare(["a", "b"])
+    if suffix == ".npz":
+        with np.load(path) as data:
+            assert data.files == ["a", "b"] and data["a"].dtype.kind == "U" and len(data["b"]) == 0
+    else:
+        frame = pd.read_parquet(path)
+        assert list(frame.columns) == ["a", "b"] and len(frame) == 0

@@ -107,6 +107,45 @@ def test_malformed_files(tmp_path, text, match, record):
     assert info.value.record == record
 
 
+def test_allow_empty_keeps_empty_records_for_a_skipping_caller(tmp_path):
+    path = tmp_path / "e.fa"
+    path.write_text(">a\nAC\n>empty\n\n>b\r\nGT\r\n>last\n")
+    assert list(read_fasta(path, allow_empty=True)) == [("a", "AC"), ("empty", ""), ("b", "GT"), ("last", "")]
+    blocks = list(fasta.read_fasta_blocks(path, allow_empty=True))
+    assert sum((b.ids for b in blocks), []) == ["a", "empty", "b", "last"]
+    assert np.concatenate([np.diff(b.offsets) for b in blocks]).tolist() == [2, 0, 2, 0]
+    with pytest.raises(InputError, match="empty: record has no sequence"):
+        list(read_fasta(path))  # the default is unchanged
+
+
+def test_allow_empty_still_refuses_bare_carriage_returns(tmp_path):
+    path = tmp_path / "mac.fa"
+    path.write_bytes(b">a\rACGT\r>b\rCC\r")
+    with pytest.raises(InputError, match="bare carriage return"):
+        list(read_fasta(path, allow_empty=True))
+
+
+def test_a_fasta_path_given_as_a_string_says_no_such_file(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from seqcnn._common import as_onehot
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(InputError) as info:
+        as_onehot(Path("missing.fa"))
+    assert str(info.value) == "missing.fa: no such file"
+    with pytest.raises(InputError, match=r"^data/missing\.fa: no such file \(a string is read as a sequence"):
+        as_onehot("data/missing.fa")  # a string is a sequence, but this one is a mistyped path
+    with pytest.raises(InputError, match=r"^x\.fasta\.gz: no such file"):
+        as_onehot(["ACGT", "x.fasta.gz"])
+    (tmp_path / "real.fa").write_text(">a\nACGT\n")
+    with pytest.raises(InputError, match=r"give a FASTA file as pathlib.Path\('real.fa'\)"):
+        as_onehot("real.fa")
+    with pytest.raises(InputError, match="invalid character '!'"):
+        as_onehot("AC!T")  # not path-like: the ordinary message
+    assert as_onehot(Path("real.fa")).shape == (1, 4, 4)
+
+
 def test_truncated_and_corrupt_gzip(tmp_path):
     data = gzip.compress(as_text(random_records(200), 60).encode())
     path = tmp_path / "cut.fa.gz"

@@ -154,3 +154,46 @@ def test_seq_package_exports_resolve_and_import_stays_light():
             "assert not heavy, heavy\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
+
+
+def test_iter_bed_keeps_lines_strand_extra_columns_and_summit(tmp_path):
+    from seqcnn.seq.genome import iter_bed
+
+    path = tmp_path / "x.narrowPeak"
+    path.write_text("track name=x\n\nchr1\t2\t12\tpk\t7\t.\t5.5\t3\t2\t4\n"
+                    "chr1\t0\t6\tpk2\t1\t-\t1\t1\t1\t-1\nchr2\t1\t3\n")
+    rows = list(iter_bed(path))
+    assert [(r.line, r.chrom, r.start, r.end, r.name, r.score, r.strand) for r in rows] == [
+        (3, "chr1", 2, 12, "pk", 7.0, "."), (4, "chr1", 0, 6, "pk2", 1.0, "-"),
+        (5, "chr2", 1, 3, ".", 0.0, ".")]
+    assert rows[0].extra == ("5.5", "3", "2", "4") and rows[2].extra == ()
+    assert [r.summit for r in rows] == [4, None, None]
+    assert [r.centre for r in rows] == [6, 3, 2]  # summit 2 + 4; (0 + 6) // 2; (1 + 3) // 2
+    assert rows[0].centred(4) == (4, 8) and rows[1].centred(5) == (1, 6)
+    # read_bed keeps its table form: "." and a missing strand read as "+"
+    assert read_bed(path)["strand"].tolist() == ["+", "-", "+"]
+
+
+@pytest.mark.parametrize("line, match", [
+    ("chr1\t2\t12\tp\t0\t+\t1\t1\t1\tsummit", "line 2: narrowPeak summit .* must be an integer"),
+    ("chr1\t2\t12\tp\t0\t+\t1\t1\t1\t10", "line 2: narrowPeak summit offset 10 is not inside .* 2-12"),
+])
+def test_iter_bed_refuses_bad_summits(tmp_path, line, match):
+    from seqcnn.seq.genome import iter_bed
+
+    path = tmp_path / "x.narrowPeak"
+    path.write_text("chr1\t0\t5\n" + line + "\n")
+    with pytest.raises(InputError, match=match):
+        list(iter_bed(path))
+
+
+def test_interval_problem_and_contig_length(genome):
+    assert genome.contig_length("chr2") == 10
+    with pytest.raises(InputError, match="did you mean 'chr1'"):
+        genome.contig_length("1")
+    assert genome.interval_problem("chr1", 0, 20) is None and genome.interval_problem("chr1", 19, 20) is None
+    reason, message = genome.interval_problem("chr1", 15, 21)
+    assert reason == "outside contig" and "chr1:15-21 runs past the end of chr1 (length 20)" in message
+    assert genome.interval_problem("chr1", 25, 30)[0] == "outside contig"
+    reason, message = genome.interval_problem("2", 0, 5)
+    assert reason == "unknown contig" and "did you mean 'chr2'" in message

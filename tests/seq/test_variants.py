@@ -77,6 +77,49 @@ def test_header_only_vcf_has_no_records(tmp_path) -> None:
         list(read_vcf(_write(tmp_path, "")))
 
 
+def test_skip_invalid_leaves_out_bad_ref_and_alt_records_counted_by_reason(tmp_path) -> None:
+    body = ("chr1\t5\tok\tG\tA\t.\t.\t.\n"
+            "chr1\t6\tm\tM\tA\t.\t.\t.\n"        # janggu sample.vcf: an IUPAC REF
+            "chr1\t7\tstar\t*\tA\t.\t.\t.\n"
+            "chr1\t8\tdot\t.\tA\t.\t.\t.\n"
+            "chr1\t9\tz\tA\tC,Z\t.\t.\t.\n"      # one bad ALT: the whole record is left out
+            "chr1\t10\tsym\tC\t<DEL>,T\t.\t.\t.\n")
+    path = _write(tmp_path, body)
+    seen: list[tuple] = []
+    stats = VcfStats(on_reject=lambda text, reason: seen.append((text, reason)))
+    variants = list(read_vcf(path, stats, skip_invalid=True))
+    assert variants == [Variant("chr1", 5, "ok", "G", "A"), Variant("chr1", 10, "sym", "C", "T")]
+    assert [(v.line, v.text) for v in variants] == [(3, body.splitlines()[0]), (8, body.splitlines()[5])]
+    assert stats.invalid == {"bad REF": 3, "bad ALT": 1} and stats.n_invalid == 4
+    assert stats.n_records == 6 and stats.n_split == 1 and stats.skipped == ["sym:<DEL>"]
+    assert seen == [(body.splitlines()[1], "bad REF 'M' (not bases ACGTN)"),
+                    (body.splitlines()[2], "bad REF '*' (not bases ACGTN)"),
+                    (body.splitlines()[3], "bad REF '.' (not bases ACGTN)"),
+                    (body.splitlines()[4], "bad ALT 'Z' (not bases ACGTN or symbolic)")]
+    assert stats.invalid_summary() == "skipped 4 invalid VCF record(s): 3 bad REF, 1 bad ALT"
+    assert stats.header == HEADER.splitlines()[-1]
+    with pytest.raises(InputError, match=r"v\.vcf:line 4: REF must be bases ACGTN, got 'M'"):
+        list(read_vcf(path))
+
+
+def test_skip_invalid_keeps_structural_faults_fatal() -> None:
+    with pytest.raises(InputError, match="line 3: POS must be a positive integer"):
+        list(read_vcf(BAD / "vcf_pos_zero.vcf", skip_invalid=True))
+    with pytest.raises(InputError, match="at least 5 tab-separated columns"):
+        list(read_vcf(BAD / "vcf_too_few_columns.vcf", skip_invalid=True))
+
+
+def test_rejects_are_counted_once_per_line() -> None:
+    stats = VcfStats()
+    for _ in range(2):  # two ALT alleles of one record past the contig's end
+        stats.reject("past contig end", "chr1:30 is past the end", 7, "line")
+    stats.reject("past contig end", "chr1:31 is past the end", 8, "line")
+    stats.reject("unknown contig", "unknown contig 'x'")  # made in code: no line, always counted
+    stats.reject("unknown contig", "unknown contig 'x'")
+    assert stats.invalid == {"past contig end": 2, "unknown contig": 2}
+    assert VcfStats().invalid_summary() is None
+
+
 def test_snv_windows_are_centred() -> None:
     # chr1:9 is the A at 0-based 8; width 5 -> 2 bases before, 2 after
     ref, alt, match = variant_windows(Variant("chr1", 9, "v", "A", "G"), GENOME, 5)
@@ -113,6 +156,8 @@ def test_positions_past_the_chromosome_end_and_unknown_chromosomes() -> None:
         variant_windows(Variant("chr1", 26, "p", "A", "T"), GENOME, 5)
     with pytest.raises(InputError, match="unknown chromosome"):
         variant_windows(Variant("chrZ", 2, "z", "A", "T"), GENOME, 5)
+    with pytest.raises(InputError, match="^v.vcf:line 9: chr1:26 is past the end"):  # read from a file
+        variant_windows(Variant("chr1", 26, "p", "A", "T", 9, "..."), GENOME, 5, file="v.vcf")
 
 
 def _peak_vep(path: Path, genome: DictGenome) -> int:
