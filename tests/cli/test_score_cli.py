@@ -365,7 +365,7 @@ def test_predict_names_a_mistyped_fasta_path(files) -> None:
     with pytest.raises(InputError, match="no such file") as info:
         predict(model, missing)
     assert info.value.file == missing and "invalid character" not in str(info.value)
-    with pytest.raises(InputError, match=r"pass a FASTA file as pathlib\.Path"):
+    with pytest.raises(InputError, match=r"give a FASTA file as pathlib\.Path"):
         predict(model, str(files["fasta"]))
     with pytest.raises(InputError, match="invalid character 'x'"):  # a sequence is still a sequence
         predict(model, "ACGTxACGT")
