@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from seqcnn.errors import InputError
+from seqcnn.errors import ConfigError
 from seqcnn.motifs.influence import filter_influence
 from seqcnn.motifs.pwm import consensus, information_content, kernel_pwms, trim_bounds
 from seqcnn.motifs.sites import FirstLayer, activating_sites, first_layer
@@ -141,11 +141,13 @@ def extract_filter_motifs(
 
     Raises
     ------
+    ConfigError
+        An unknown method.
     InputError
-        An unknown method, unusable sequences, or a model without a 4-channel first convolution.
+        Unusable sequences, or a model without a 4-channel first convolution.
     """
     if method not in METHODS:
-        raise InputError(f"unknown motif method {method!r}; choose from {', '.join(METHODS)}")
+        raise ConfigError(f"unknown motif method {method!r}; choose from {', '.join(METHODS)}")
     layer = first_layer(model)
     if method == "sites":
         sites = activating_sites(model, seqs, fraction=fraction, ids=ids, batch_size=batch_size,

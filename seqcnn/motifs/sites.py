@@ -25,7 +25,7 @@ from seqcnn._common import (
     preserved,
     resolve_batch_size,
 )
-from seqcnn.errors import InputError
+from seqcnn.errors import ConfigError, InputError
 from seqcnn.motifs.pwm import counts_to_pwm
 from seqcnn.progress import progress_bar
 from seqcnn.seq.encode import one_hot
@@ -254,12 +254,14 @@ def activating_sites(
 
     Raises
     ------
+    ConfigError
+        A ``fraction`` outside ``[0, 1)``.
     InputError
-        A ``fraction`` outside ``[0, 1)``, no sequences, one shorter than the filters, or a model
+        No sequences, one shorter than the filters, or a model
         without a 4-channel first convolution.
     """
     if not 0.0 <= fraction < 1.0:
-        raise InputError(f"fraction must be in [0, 1), got {fraction}")
+        raise ConfigError(f"fraction must be in [0, 1), got {fraction}")
     size = resolve_batch_size(batch_size, 256)
     with preserved(model, device) as m:
         layer = first_layer(m)

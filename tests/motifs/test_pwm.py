@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from seqcnn.errors import InputError
+from seqcnn.errors import ConfigError, InputError
 from seqcnn.motifs.extract import effective_kernels, extract_filter_motifs
 from seqcnn.motifs.influence import filter_influence
 from seqcnn.motifs.pwm import (
@@ -188,7 +188,7 @@ def test_activating_sites_errors():
         activating_sites(model, one_hot_np(random_seqs(3, 5, 0)), device="cpu")
     with pytest.raises(InputError, match="no sequences"):
         activating_sites(model, [], device="cpu")
-    with pytest.raises(InputError, match="fraction"):
+    with pytest.raises(ConfigError, match="fraction"):
         activating_sites(model, one_hot_np(random_seqs(3, 20, 0)), fraction=1.5, device="cpu")
 
 
@@ -279,5 +279,5 @@ def test_kernel_method_folds_batch_norm_scale():
     motifs = extract_filter_motifs(model, one_hot_np(random_seqs(4, 10, 0)), method="kernel", device="cpu")
     assert np.allclose(motifs[1].pwm, kernel_pwm(expected[1]))
     assert motifs[1].nsites == 0 and motifs[0].influence.shape == (2 * 8,)  # (N, C, L) output flattened
-    with pytest.raises(InputError, match="method"):
+    with pytest.raises(ConfigError, match="method"):
         extract_filter_motifs(model, one_hot_np(random_seqs(4, 10, 0)), method="magic")
