@@ -133,3 +133,22 @@ def open_in_chromium() -> Callable[[Path, Path, int], tuple[str, str]]:
     """``open_in_chromium(path, tmp_path, column)``: load a report in headless Chromium (skips when
     Chromium is missing) and return (check marker text, console lines)."""
     return _open_in_chromium
+
+
+# -- the command line, in-process ------------------------------------------------------------
+def _run_cli(args: list, capsys: pytest.CaptureFixture) -> tuple[int, str, str]:
+    from seqcnn.cli import main
+
+    try:
+        main([str(a) for a in args])
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def run() -> Callable[[list, pytest.CaptureFixture], tuple[int, str, str]]:
+    """``run(args, capsys)``: run ``seqcnn ARGS`` in-process; returns (exit status, stdout, stderr)."""
+    return _run_cli

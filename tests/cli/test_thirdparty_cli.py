@@ -8,21 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from seqcnn.cli import main
-
 THIRDPARTY = Path(__file__).resolve().parents[1] / "data" / "thirdparty"
 MODEL = Path(__file__).resolve().parents[2] / "data" / "example" / "model.safetensors"
 
-
-def run(args: list[str], capsys) -> tuple[int, str, str]:
-    """Run ``seqcnn ARGS``; returns (exit status, stdout, stderr)."""
-    try:
-        main([str(a) for a in args])
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture
@@ -33,7 +21,7 @@ def chr17(tmp_path: Path) -> Path:
     return path
 
 
-def test_vcf_with_star_ref_stops_at_the_first_bad_record_or_counts_each(chr17, tmp_path, capsys) -> None:
+def test_vcf_with_star_ref_stops_at_the_first_bad_record_or_counts_each(chr17, tmp_path, capsys, run) -> None:
     """pyvcf3 issue-214.vcf: contig '1' (not in this genome) on line 31, REF '*' on line 32."""
     vcf = THIRDPARTY / "pyvcf3" / "issue-214.vcf"
     out = tmp_path / "vep.tsv"
@@ -53,7 +41,7 @@ def test_vcf_with_star_ref_stops_at_the_first_bad_record_or_counts_each(chr17, t
     assert len(out.read_text().splitlines()) == 1  # header, no rows
 
 
-def test_vcf_with_dot_ref_is_one_line_naming_file_line_and_value(chr17, tmp_path, capsys) -> None:
+def test_vcf_with_dot_ref_is_one_line_naming_file_line_and_value(chr17, tmp_path, capsys, run) -> None:
     vcf = THIRDPARTY / "pyvcf3" / "issue-16.vcf"
     code, _, err = run(["vep", MODEL, vcf, "--genome", chr17, "-o", tmp_path / "v.tsv", "-q"], capsys)
     assert code == 2
@@ -61,7 +49,7 @@ def test_vcf_with_dot_ref_is_one_line_naming_file_line_and_value(chr17, tmp_path
 
 
 @pytest.mark.parametrize("name", ["walk_refcall.vcf", "null_genotype_mono.vcf"])
-def test_vcf_of_reference_calls_only_gives_a_header_only_table(name, chr17, tmp_path, capsys) -> None:
+def test_vcf_of_reference_calls_only_gives_a_header_only_table(name, chr17, tmp_path, capsys, run) -> None:
     """Every ALT is '.', so nothing is scored; the table still has its header (downstream scripts)."""
     out = tmp_path / "v.tsv"
     code, _, _ = run(["vep", MODEL, THIRDPARTY / "pyvcf3" / name, "--genome", chr17, "-o", out, "-q"], capsys)

@@ -14,7 +14,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from seqcnn.cli import main
 from seqcnn.errors import InputError
 from seqcnn.modelfile import load_model
 from seqcnn.score.variants import variant_effects
@@ -54,17 +53,8 @@ def vcfs(tmp_path) -> dict[str, Path]:
     return paths
 
 
-def run(args: list, capsys) -> tuple[int, str, str]:
-    try:
-        main([str(a) for a in args])
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
-
-def test_without_the_flag_the_first_bad_record_is_one_line_and_no_output(vcfs, tmp_path, capsys) -> None:
+def test_without_the_flag_the_first_bad_record_is_one_line_and_no_output(vcfs, tmp_path, capsys, run) -> None:
     out = tmp_path / "never.tsv"
     code, _, err = run(["vep", MODEL, vcfs["mixed"], "--genome", GENOME, "-o", out, "-q"], capsys)
     assert code == 2 and err.count("\n") == 1, err
@@ -76,7 +66,7 @@ def test_without_the_flag_the_first_bad_record_is_one_line_and_no_output(vcfs, t
     ("chr1\t25000\tpast\tA\tG\t.\t.\t.", ":line 4: chr1:25000 is past the end of chr1 (length 20000)"),
     ("chrX\t100\tunknown\tA\tG\t.\t.\t.", ":line 4: chromosome 'chrX' is not in the genome"),
 ])
-def test_without_the_flag_contig_errors_name_the_line(tmp_path, capsys, line: str, message: str) -> None:
+def test_without_the_flag_contig_errors_name_the_line(tmp_path, capsys, line: str, message: str, run) -> None:
     vcf, out = tmp_path / "one.vcf", tmp_path / "never.tsv"
     vcf.write_text(HEADER + line + "\n")
     code, _, err = run(["vep", MODEL, vcf, "--genome", GENOME, "-o", out, "-q"], capsys)
@@ -84,7 +74,8 @@ def test_without_the_flag_contig_errors_name_the_line(tmp_path, capsys, line: st
     assert not out.exists()
 
 
-def test_skip_invalid_scores_the_good_records_exactly_and_counts_the_rest(vcfs, tmp_path, capsys) -> None:
+def test_skip_invalid_scores_the_good_records_exactly_and_counts_the_rest(vcfs, tmp_path, capsys,
+                                                                          run) -> None:
     out, clean, rejects = tmp_path / "mixed.tsv", tmp_path / "clean.tsv", tmp_path / "rejects.tsv"
     code, _, err = run(["vep", MODEL, vcfs["mixed"], "--genome", GENOME, "-o", out, "--skip-invalid",
                         "--rejects", rejects, "-q"], capsys)
@@ -101,7 +92,7 @@ def test_skip_invalid_scores_the_good_records_exactly_and_counts_the_rest(vcfs, 
     assert lines[1:] == [f"{line}\t{reason}" for line, reason in BAD.items()]  # once per record, in order
 
 
-def test_all_records_skipped_gives_a_header_only_table(vcfs, tmp_path, capsys, model) -> None:
+def test_all_records_skipped_gives_a_header_only_table(vcfs, tmp_path, capsys, model, run) -> None:
     out = tmp_path / "empty.tsv"
     code, _, err = run(["vep", MODEL, vcfs["none"], "--genome", GENOME, "-o", out, "--skip-invalid", "-q"],
                        capsys)
@@ -114,7 +105,8 @@ def test_all_records_skipped_gives_a_header_only_table(vcfs, tmp_path, capsys, m
 
 
 @pytest.mark.parametrize("suffix", [".parquet", ".npz"])
-def test_all_records_skipped_gives_typed_empty_columns(vcfs, tmp_path, capsys, model, suffix: str) -> None:
+def test_all_records_skipped_gives_typed_empty_columns(vcfs, tmp_path, capsys, model, suffix: str,
+                                                       run) -> None:
     out = tmp_path / f"empty{suffix}"
     code, _, err = run(["vep", MODEL, vcfs["none"], "--genome", GENOME, "-o", out, "--skip-invalid", "-q"],
                        capsys)
@@ -130,7 +122,7 @@ def test_all_records_skipped_gives_typed_empty_columns(vcfs, tmp_path, capsys, m
     assert got[f"diff_{model.metadata.tasks[0]}"].dtype == np.float32
 
 
-def test_a_walk_refcall_vcf_without_the_flag_has_a_header_too(tmp_path, capsys) -> None:
+def test_a_walk_refcall_vcf_without_the_flag_has_a_header_too(tmp_path, capsys, run) -> None:
     vcf, out = tmp_path / "refcall.vcf", tmp_path / "refcall.tsv"
     vcf.write_text(HEADER + "chr1\t1011\trefcall\tA\t.\t.\t.\t.\n")  # only a missing ALT: nothing to score
     code, _, err = run(["vep", MODEL, vcf, "--genome", GENOME, "-o", out, "-q"], capsys)
@@ -139,14 +131,14 @@ def test_a_walk_refcall_vcf_without_the_flag_has_a_header_too(tmp_path, capsys) 
     assert out.read_text().count("\n") == 1
 
 
-def test_rejects_needs_skip_invalid(vcfs, tmp_path, capsys) -> None:
+def test_rejects_needs_skip_invalid(vcfs, tmp_path, capsys, run) -> None:
     rejects = tmp_path / "rejects.tsv"
     code, _, err = run(["vep", MODEL, vcfs["good"], "--genome", GENOME, "--rejects", rejects], capsys)
     assert code == 2 and err.count("\n") == 1 and "--rejects needs --skip-invalid" in err, err
     assert not rejects.exists()
 
 
-def test_rejects_file_is_atomic_on_a_failed_run(vcfs, tmp_path, capsys) -> None:
+def test_rejects_file_is_atomic_on_a_failed_run(vcfs, tmp_path, capsys, run) -> None:
     vcf, rejects, out = tmp_path / "broken.vcf", tmp_path / "rejects.tsv", tmp_path / "never.tsv"
     vcf.write_text(HEADER + "chr1\t1010\tbadM\tM\tA\t.\t.\t.\nchr1\tpos\tx\tA\tG\t.\t.\t.\n")  # a bad POS
     code, _, err = run(["vep", MODEL, vcf, "--genome", GENOME, "-o", out, "--skip-invalid", "--rejects",
