@@ -8,20 +8,28 @@ fast path is really taken) on
 - a DeepBind-like model: the registered ``deepbind`` (16 filters x 24, ReLU, global max, dense 32,
   1 output), N=64 sequences of L=1000;
 - a Basset-like model: the registered ``basset`` (300/200/200 filters of 19/11/7, BN, max-pool
-  3/4/4, dense 1000 x 2, 164 outputs) at L=1000, N=4 sequences.
+  3/4/4, dense 1000 x 2, 164 outputs) at L=1000, N=4 sequences;
+- a BPNet-like model: the registered ``bpnet`` (64 filters, first kernel 21, 8 dilated residual
+  layers, 1 task) at L=2114, its counts head (``BPNetScalar(model, output="counts")``, an (N, 1)
+  output), N=1 sequence.
+
+The peer is measured at its best: before the timed rounds, tangermeme's ``batch_size`` is swept
+(16-1024; 32-256 for BPNet) on a subset of the sequences, one call per size, for its fast path and,
+for DeepBind, its plain path too (elsewhere the plain path uses the fast path's best size); the
+fastest setting is used, and the sweep's rates and the chosen sizes are printed.
 
 Mutations/s count the 3 substitutions of every position (``N * L * 3``). The max abs difference of
 the output changes (mutant - reference) against both tangermeme paths is printed. Because a shared
 machine's speed drifts by tens of percent from minute to minute, seqcnn and tangermeme's fast path
 are timed in alternation (``--rounds`` pairs of calls, back to back): the speed-up is the median of
-the per-round ratios, and each rate the median of its rounds. The plain path (a minute on Basset)
-runs once.
+the per-round ratios (against the faster of tangermeme's two paths), and each rate the median of its
+rounds. The plain path runs once.
 
 Quality: a ``koo_cnn`` trained briefly (plain loop) on a simulated planted-motif set
 (``seqcnn.seq.simulate``); on held-out sequences with planted sites, the per-sequence AUROC of
 ``max |delta|`` over substitutions (for the planted motifs' tasks) against the planted positions.
 
-Run: ``python scripts/bench_ism.py`` (about 3-5 minutes on 2 cores; ``--quick`` for a smoke run).
+Run: ``python scripts/bench_ism.py`` (about 10 minutes on 2 cores; ``--quick`` for a smoke run).
 """
 
 from __future__ import annotations
@@ -70,33 +78,66 @@ def time_tangermeme(model: torch.nn.Module, x: torch.Tensor, fast: bool, batch_s
     return elapsed, delta, note
 
 
+SWEEP = (16, 32, 64, 128, 256, 512, 1024)
+
+
+def sweep(model: torch.nn.Module, x: torch.Tensor, fast: bool, sizes: tuple[int, ...]
+          ) -> tuple[int, dict[int, float]]:
+    """tangermeme's mutations/s at each batch size on ``x`` (one call each): the fastest size, all rates."""
+    time_tangermeme(model, x[:1, :, :], fast=fast, batch_size=sizes[0])  # warm-up
+    rates = {}
+    for size in sizes:
+        elapsed, _, _ = time_tangermeme(model, x, fast=fast, batch_size=size)
+        rates[size] = x.shape[0] * x.shape[-1] * 3 / elapsed
+    return max(rates, key=rates.get), rates
+
+
 def speed(args: argparse.Namespace) -> list[dict]:
+    from seqcnn.models.bpnet import BPNetScalar
+
+    quick = args.quick
+    # name, model, N, L, sequences for the fast sweep, sequences for the plain sweep (0: use fast's best),
+    # batch sizes swept
     cases = [
-        ("DeepBind-like", build_model("deepbind"), 8 if args.quick else 64, 1024),
-        ("Basset-like", build_model("basset", input_length=1000), 1 if args.quick else 4, 32),
+        ("DeepBind-like", build_model("deepbind"), 8 if quick else 64, 1000, 8, 4, SWEEP),
+        ("Basset-like", build_model("basset", input_length=1000), 1 if quick else 4, 1000, 1, 0, SWEEP),
+        ("BPNet-like (counts)", BPNetScalar(build_model("bpnet"), output="counts"), 1, 2114, 1, 0,
+         (32, 64, 128, 256)),
     ]
     rows = []
-    for name, model, n, tm_batch in cases:
+    for name, model, n, length, n_fast, n_plain, sizes in cases:
         torch.manual_seed(args.seed)
         model = model.eval()
-        x = random_one_hot(n, 1000, args.seed)
-        mutations = n * 1000 * 3
+        x = random_one_hot(n, length, args.seed)
+        mutations = n * length * 3
+        start = time.perf_counter()
         ism(model, x[:1], device="cpu")  # warm-up (allocator, first plan)
-        plain_s, plain, _ = time_tangermeme(model, x, fast=False, batch_size=tm_batch)
+        warm_s = time.perf_counter() - start
+        fast_batch, fast_rates = sweep(model, x[:n_fast], True, sizes)
+        plain_batch, plain_rates = sweep(model, x[:n_plain], False, sizes) if n_plain else (fast_batch, {})
+        print(f"# {name}: seqcnn warm-up call {warm_s:.1f} s; tangermeme batch_size sweep (mut/s), fast=True "
+              f"on {n_fast} seq: " + ", ".join(f"{b}: {r:,.0f}" for b, r in fast_rates.items())
+              + f" -> {fast_batch}", flush=True)
+        if plain_rates:
+            print(f"# {name}: fast=False on {n_plain} seq: "
+                  + ", ".join(f"{b}: {r:,.0f}" for b, r in plain_rates.items()) + f" -> {plain_batch}",
+                  flush=True)
+        plain_s, plain, _ = time_tangermeme(model, x, fast=False, batch_size=plain_batch)
         ours_s, fast_s, ratios = [], [], []
         for _ in range(args.rounds):  # alternate, so that both see the same machine
             t_ours, ours = time_ours(model, x)
-            t_fast, fast, note = time_tangermeme(model, x, fast=True, batch_size=tm_batch)
+            t_fast, fast, note = time_tangermeme(model, x, fast=True, batch_size=fast_batch)
             ours_s.append(t_ours)
             fast_s.append(t_fast)
             ratios.append(min(plain_s, t_fast) / t_ours)  # against the faster tangermeme path
         rows.append({
-            "model": name, "N": n, "mutations": mutations,
+            "model": name, "N": n, "L": length, "mutations": mutations,
             "ours": mutations / statistics.median(ours_s), "tm_plain": mutations / plain_s,
             "tm_fast": mutations / statistics.median(fast_s), "speedup": statistics.median(ratios),
             "range": (min(ratios), max(ratios)),
             "diff_plain": float(np.abs(ours - plain).max()), "diff_fast": float(np.abs(ours - fast).max()),
-            "scale": float(np.abs(plain).max()), "note": note, "tm_batch": tm_batch,
+            "scale": float(np.abs(plain).max()), "note": note, "fast_batch": fast_batch,
+            "plain_batch": plain_batch,
         })
     return rows
 
@@ -171,14 +212,16 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     print(f"# seqcnn ISM benchmark: torch {torch.__version__}, {args.threads} thread(s)")
     if not args.skip_speed:
-        print("\n| model | N x L | mutations | seqcnn mut/s | tangermeme plain mut/s | tangermeme fast mut/s "
-              "| speed-up vs faster tangermeme (median, range of rounds) | max abs diff (plain / fast) "
-              "| output scale |")
+        rows = speed(args)
+        print("\n| model | N x L | mutations | seqcnn mut/s | tangermeme plain mut/s (batch) "
+              "| tangermeme fast mut/s (batch) | speed-up vs faster tangermeme (median, range of rounds) "
+              "| max abs diff (plain / fast) | output scale |")
         print("|---|---|---|---|---|---|---|---|---|")
-        for r in speed(args):
+        for r in rows:
             note = f" ({r['note']})" if r["note"] else ""
-            print(f"| {r['model']} | {r['N']} x 1000 | {r['mutations']:,} | {r['ours']:,.0f} "
-                  f"| {r['tm_plain']:,.0f} | {r['tm_fast']:,.0f}{note} "
+            print(f"| {r['model']} | {r['N']} x {r['L']} | {r['mutations']:,} | {r['ours']:,.0f} "
+                  f"| {r['tm_plain']:,.0f} ({r['plain_batch']}) "
+                  f"| {r['tm_fast']:,.0f} ({r['fast_batch']}){note} "
                   f"| {r['speedup']:.1f}x ({r['range'][0]:.1f}-{r['range'][1]:.1f}x) "
                   f"| {r['diff_plain']:.2g} / {r['diff_fast']:.2g} | {r['scale']:.3g} |")
     if not args.skip_quality:
