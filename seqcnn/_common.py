@@ -32,6 +32,9 @@ from torch import nn
 from seqcnn.device import resolve_device
 from seqcnn.errors import ConfigError, InputError
 
+Target = int | str | Sequence[int | str] | None
+"""The ``target`` argument: None (all outputs), an output index, a task name, or a list of them."""
+
 RC_MODES = ("mean", "max", "none")
 """Values of ``rc``: combine both strands by their mean or maximum, or score the given strand only."""
 
@@ -169,6 +172,40 @@ def check_not_path(seq: str) -> None:
                          "pathlib.Path)", file=name)
     raise InputError("a file name given as a string, which is read as a sequence: give a FASTA file "
                      f"as pathlib.Path({name!r})", file=name)
+
+
+def as_model_input(inputs: Any, model: nn.Module, device: torch.device) -> torch.Tensor:
+    """Sequences (strings, a FASTA path object, one-hot arrays) or images as a batch for ``model``.
+
+    Parameters
+    ----------
+    inputs
+        A string or list of strings, a ``pathlib.Path`` to a FASTA file, or an array or tensor
+        ``(N, C, *S)``.
+    model
+        The model the batch is for (its floating dtype is used).
+    device
+        Device of the batch.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(N, C, *S)`` in the model's dtype on ``device``.
+
+    Raises
+    ------
+    InputError
+        Unreadable sequences, or an array with fewer than three axes.
+    """
+    dtype = model_dtype(model)
+    if is_sequence_list(inputs) or isinstance(inputs, os.PathLike):
+        return as_onehot(inputs, dtype=dtype, device=device)
+    x = as_tensor(inputs)
+    if x.dim() < 3:
+        raise InputError(f"expected inputs (N, C, *S), got shape {tuple(x.shape)}")
+    if x.shape[0] == 0:
+        raise InputError("no inputs given")
+    return x.to(device, dtype)
 
 
 def model_dtype(model: nn.Module) -> torch.dtype:

@@ -22,9 +22,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from seqcnn._common import model_device, preserved, resolve_batch_size, task_output
+from seqcnn._common import Target, as_model_input, model_device, preserved, resolve_batch_size, task_output
 from seqcnn.errors import ConfigError, InputError
-from seqcnn.interpret.attribution.gradients import Target, as_model_input, is_one_hot, output_targets
+from seqcnn.interpret.attribution.gradients import is_one_hot, output_targets
 from seqcnn.progress import progress_bar
 from seqcnn.seq.windows import window_starts
 

@@ -21,9 +21,17 @@ import numpy as np
 import torch
 from torch import nn
 
-from seqcnn._common import as_onehot, is_sequence_list, model_device, preserved, resolve_batch_size
+from seqcnn._common import (
+    Target,
+    as_model_input,
+    as_onehot,
+    is_sequence_list,
+    model_device,
+    preserved,
+    resolve_batch_size,
+)
 from seqcnn.errors import ConfigError, InputError
-from seqcnn.interpret.attribution.gradients import Target, as_model_input, attribute, output_targets
+from seqcnn.interpret.attribution.gradients import attribute, output_targets
 from seqcnn.interpret.cam import grad_cam, occlusion
 from seqcnn.io.atomic import atomic_path
 

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from seqcnn._common import as_tensor, check_not_path, resolve_batch_size, resolve_targets, task_names
+from seqcnn._common import Target, as_tensor, check_not_path, resolve_batch_size, resolve_targets, task_names
 from seqcnn.errors import ConfigError, InputError
 from seqcnn.progress import progress_bar
 from seqcnn.score.scorer import Scorer
@@ -35,7 +35,6 @@ if TYPE_CHECKING:
     import pandas as pd
 
 Scored = tuple[Chunk, np.ndarray]  # a chunk of keys and its scores (n, T)
-Target = int | str | Sequence[int | str] | None
 
 
 def keep_freed_memory(retain: int = 512 << 20) -> bool:

@@ -20,7 +20,6 @@ conservative (contributions then sum to ``f(x) - f(ref)`` only approximately).
 
 from __future__ import annotations
 
-import os
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -31,11 +30,9 @@ import torch
 from torch import nn
 
 from seqcnn._common import (
-    as_onehot,
-    as_tensor,
-    is_sequence_list,
+    Target,
+    as_model_input,
     model_device,
-    model_dtype,
     preserved,
     resolve_batch_size,
     resolve_rc,
@@ -47,8 +44,6 @@ from seqcnn.progress import progress_bar
 
 METHODS = ("saliency", "input_x_grad", "ig", "deepliftshap")
 BASELINES = ("zeros", "uniform", "shuffle")
-Target = int | str | Sequence[int | str] | None
-"""The ``target`` argument: None (all outputs), an output index, a task name, or a list of them."""
 
 
 @dataclass
@@ -90,40 +85,6 @@ def is_one_hot(x: torch.Tensor) -> bool:
     sums = x.sum(1)
     return bool(((x == 0) | (x == 1) | (x == 0.25) | (x == 1 / x.shape[1])).all() and torch.allclose(
         sums[sums > 0], torch.ones_like(sums[sums > 0])))
-
-
-def as_model_input(inputs: Any, model: nn.Module, device: torch.device) -> torch.Tensor:
-    """Sequences (strings, a FASTA path object, one-hot arrays) or images as a batch for ``model``.
-
-    Parameters
-    ----------
-    inputs
-        A string or list of strings, a ``pathlib.Path`` to a FASTA file, or an array or tensor
-        ``(N, C, *S)``.
-    model
-        The model the batch is for (its floating dtype is used).
-    device
-        Device of the batch.
-
-    Returns
-    -------
-    torch.Tensor
-        ``(N, C, *S)`` in the model's dtype on ``device``.
-
-    Raises
-    ------
-    InputError
-        Unreadable sequences, or an array with fewer than three axes.
-    """
-    dtype = model_dtype(model)
-    if is_sequence_list(inputs) or isinstance(inputs, os.PathLike):
-        return as_onehot(inputs, dtype=dtype, device=device)
-    x = as_tensor(inputs)
-    if x.dim() < 3:
-        raise InputError(f"expected inputs (N, C, *S), got shape {tuple(x.shape)}")
-    if x.shape[0] == 0:
-        raise InputError("no inputs given")
-    return x.to(device, dtype)
 
 
 def output_targets(model: nn.Module, x: torch.Tensor, target: Target) -> tuple[list[int], bool]:

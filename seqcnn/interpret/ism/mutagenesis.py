@@ -17,10 +17,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from seqcnn._common import task_output
+from seqcnn._common import Target, task_output
 from seqcnn.errors import ConfigError
 from seqcnn.interpret.ism.engine import FastISM, Unsupported
-from seqcnn.interpret.ism.naive import Job, Strand, Target, mutagenize, naive_ism, naive_strand
+from seqcnn.interpret.ism.naive import Job, Strand, mutagenize, naive_ism, naive_strand
 from seqcnn.interpret.ism.result import ISMResult, importance, mutation_map, reference_bases
 from seqcnn.progress import progress_bar
 

@@ -17,7 +17,7 @@ argument conventions, the caller's model lent and restored, both strands and the
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from seqcnn._common import (
+    Target,
     as_onehot,
     model_device,
     model_dtype,
@@ -42,7 +43,6 @@ from seqcnn.progress import progress_bar
 NAIVE_BATCH = 128
 """Mutant sequences per forward pass when ``batch_size`` is None."""
 
-Target = int | str | Sequence[int | str] | None
 Strand = tuple[torch.Tensor, torch.Tensor, list[int], list[str]]
 """One strand's changes ``(N, A, P, T)``, reference outputs ``(N, T)``, output indices and names."""
 

@@ -31,10 +31,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from seqcnn._common import resolve_rc
+from seqcnn._common import Target, resolve_rc
 from seqcnn.errors import ConfigError, InputError, SeqcnnError
 from seqcnn.interpret.ism.mutagenesis import ism
-from seqcnn.interpret.ism.naive import Target
 from seqcnn.interpret.ism.result import ISMResult
 from seqcnn.io.atomic import atomic_path
 from seqcnn.io.tables import open_table
