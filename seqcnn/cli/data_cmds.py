@@ -15,6 +15,9 @@ from seqcnn.cli.options import quiet_option
 @click.option("--length", type=click.IntRange(1), default=200, show_default=True, help="Sequence length.")
 @click.option("--motifs", default=None,
               help="Comma-separated JASPAR ids or TF names (default: a dozen well-known vertebrate TFs).")
+@click.option("--random", "n_random", type=click.IntRange(1), default=None,
+              help="Plant a seeded random draw of this many JASPAR CORE vertebrate motifs (distinct TF "
+                   "names; the draw follows --seed) instead of --motifs.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
 @click.option("--gc", type=click.FloatRange(0, 1), default=0.5, show_default=True,
               help="Background GC content.")
@@ -25,8 +28,9 @@ from seqcnn.cli.options import quiet_option
 @click.option("--max-instances", type=click.IntRange(1), default=5, show_default=True,
               help="Most motif instances per positive sequence.")
 @quiet_option
-def simulate(out_dir: str, n_sequences: int, length: int, motifs: str | None, seed: int, gc: float,
-             negative_fraction: float, min_instances: int, max_instances: int, quiet: bool) -> None:
+def simulate(out_dir: str, n_sequences: int, length: int, motifs: str | None, n_random: int | None,
+             seed: int, gc: float, negative_fraction: float, min_instances: int, max_instances: int,
+             quiet: bool) -> None:
     """Make a planted JASPAR-motif data set (Koo & Eddy 2019 style).
 
     Writes train.fa, valid.fa, test.fa, labels.tsv (multi-hot), motifs.meme (ground truth)
@@ -34,6 +38,14 @@ def simulate(out_dir: str, n_sequences: int, length: int, motifs: str | None, se
     """
     from seqcnn.seq.simulate import simulate_dataset
 
+    if n_random is not None:
+        if motifs is not None:
+            raise click.UsageError("give --motifs or --random, not both")
+        from seqcnn.seq.jaspar import random_jaspar_motifs
+
+        motifs = random_jaspar_motifs(n_random, seed=seed)
+        if not quiet:
+            click.echo("motifs\t" + ",".join(f"{m.id}:{m.name}" for m in motifs), err=True)
     paths = simulate_dataset(out_dir, motifs=motifs, n_sequences=n_sequences, length=length,
                              min_instances=min_instances, max_instances=max_instances,
                              negative_fraction=negative_fraction, gc=gc, seed=seed)

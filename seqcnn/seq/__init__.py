@@ -14,7 +14,7 @@ from seqcnn.seq.alphabet import DNA, RNA, complement
 from seqcnn.seq.encode import decode, one_hot, pad_or_crop, reverse_complement, upcast
 from seqcnn.seq.fasta import read_fasta, read_fasta_one_hot, write_fasta
 from seqcnn.seq.genome import BedInterval, Genome, bed_sequences, iter_bed, iter_bed_sequences, read_bed
-from seqcnn.seq.jaspar import DEFAULT_MOTIFS, jaspar_motifs
+from seqcnn.seq.jaspar import DEFAULT_MOTIFS, jaspar_motifs, random_jaspar_motifs
 from seqcnn.seq.labels import align_labels, read_labels
 from seqcnn.seq.meme import Motif, format_meme, read_meme, write_jaspar, write_meme
 from seqcnn.seq.shuffle import kmer_shuffle, shuffle_one_hot
@@ -58,6 +58,7 @@ __all__ = [
     "Motif",
     "format_meme",
     "jaspar_motifs",
+    "random_jaspar_motifs",
     "read_meme",
     "write_jaspar",
     "write_meme",

@@ -158,3 +158,53 @@ def jaspar_motifs(
             found = _by_name(db, key, collection, tax_group, release)
         motifs.append(_to_motif(found))
     return motifs
+
+
+def random_jaspar_motifs(
+    k: int,
+    *,
+    seed: int = 0,
+    max_width: int | None = None,
+    collection: str = "CORE",
+    tax_group: str | None = "vertebrates",
+    release: str = "JASPAR2026",
+) -> list[Motif]:
+    """A seeded random draw of ``k`` motifs with distinct TF names from a JASPAR collection.
+
+    Every latest-version matrix of the collection is equally likely (short, low-information
+    motifs included), so a draw is the kind of motif set a new user brings, not a hand-picked
+    one. The draw is a function of ``seed``, ``release`` and the other filters only.
+
+    Parameters
+    ----------
+    k
+        Number of motifs (at least 1).
+    seed
+        Seed of the draw.
+    max_width
+        Leave out matrices wider than this (None: no limit).
+    collection, tax_group, release
+        As for :func:`jaspar_motifs`.
+
+    Returns
+    -------
+    list[Motif]
+        ``k`` motifs in matrix-id order, no two with the same TF name (case-insensitive).
+
+    Raises
+    ------
+    ConfigError
+        ``k`` below 1 or more than the collection holds with distinct names.
+    """
+    pool = [m for m in _collection(release, collection, tax_group)
+            if max_width is None or len(m.pwm) <= max_width]
+    by_name: dict[str, Motif] = {}
+    for motif in pool:  # matrix-id order: the first matrix of each TF name
+        by_name.setdefault(motif.name.upper(), motif)
+    distinct = list(by_name.values())
+    if not 1 <= k <= len(distinct):
+        raise ConfigError(f"cannot draw {k} motifs: the {collection} {tax_group or 'all'} collection "
+                          f"holds {len(distinct)} distinct TF names (within the width limit)")
+    chosen = np.random.default_rng(seed).choice(len(distinct), size=k, replace=False)
+    return [Motif(name=m.name, id=m.id, pwm=m.pwm.copy(), nsites=m.nsites)
+            for m in (distinct[i] for i in sorted(chosen))]

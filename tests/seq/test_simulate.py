@@ -150,3 +150,34 @@ def test_cli_simulate_bad_motif_is_one_line_exit_2(tmp_path, capsys):
     assert info.value.code == 2
     err = capsys.readouterr().err
     assert err.startswith("seqcnn: error:") and "CTCF" in err and err.count("\n") == 1
+
+
+def test_random_draw_is_seeded_distinct_and_from_the_collection():
+    from seqcnn.seq.jaspar import random_jaspar_motifs
+
+    first = random_jaspar_motifs(12, seed=7)
+    again = random_jaspar_motifs(12, seed=7)
+    other = random_jaspar_motifs(12, seed=8)
+    assert [m.id for m in first] == [m.id for m in again]
+    assert [m.id for m in first] != [m.id for m in other]
+    assert len({m.name.upper() for m in first}) == 12
+    collection = {m.id for m in jaspar_motifs(None)}
+    assert {m.id for m in first} <= collection
+    assert all(len(m.pwm) <= 8 for m in random_jaspar_motifs(5, seed=1, max_width=8))
+    with pytest.raises(ConfigError, match="cannot draw 100000 motifs"):
+        random_jaspar_motifs(100000, seed=0)
+
+
+def test_cli_random_plants_the_drawn_motifs(tmp_path):
+    from seqcnn.seq.jaspar import random_jaspar_motifs
+
+    out = tmp_path / "sim"
+    result = CliRunner().invoke(cli, ["simulate", "-o", str(out), "--n", "50", "--random", "4",
+                                      "--seed", "3", "--quiet"])
+    assert result.exit_code == 0, result.output
+    planted = [m.id for m in read_meme(out / "motifs.meme")]
+    assert planted == [m.id for m in random_jaspar_motifs(4, seed=3)]
+    clash = CliRunner().invoke(cli, ["simulate", "-o", str(tmp_path / "x"), "--random", "4",
+                                     "--motifs", "CTCF"])
+    assert clash.exit_code == 2 and "not both" in clash.output
+    assert not (tmp_path / "x").exists()
