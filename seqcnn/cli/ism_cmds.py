@@ -9,12 +9,19 @@ from typing import Any
 import click
 
 from seqcnn.cli.options import device_option, load_scalar_model, profile_option, quiet_option, safe_name
+from seqcnn.cli.score_cmds import bed_track_options, refuse_options
 
 
 @click.command()
 @click.argument("model_path", metavar="MODEL")
-@click.argument("fasta", metavar="FASTA")
-@click.option("-o", "--output", required=True, help="Maps file (.npz); see docs/formats.md.")
+@click.argument("fasta", metavar="[FASTA]", required=False)
+@click.option("-o", "--output", required=True,
+              help="Maps file (.npz), or with --bed a per-base importance track (.bw, .bedgraph; one file "
+                   "per task); see docs/formats.md.")
+@bed_track_options
+@click.option("--importance", "how", type=click.Choice(["max", "mean", "maxabs"]), default="max",
+              show_default=True, help="Tracks: per-base importance, the largest (mean) loss of score over "
+                                      "the substitutions, or the largest |change|.")
 @click.option("--start", type=click.IntRange(0), default=None, help="First position to mutate (0-based).")
 @click.option("--end", type=click.IntRange(1), default=None, help="Position after the last one to mutate.")
 @click.option("--task", "tasks", multiple=True, help="Task name or index to keep (repeatable; default: all).")
@@ -29,17 +36,26 @@ from seqcnn.cli.options import device_option, load_scalar_model, profile_option,
 @profile_option
 @device_option
 @quiet_option
-def ism(model_path: str, fasta: str, output: str, start: int | None, end: int | None, tasks: tuple[str, ...],
-        plot_dir: str | None, plot_format: str, max_plots: int, chunk: int, rc: str | None,
-        profile_output: str, device: str | None, quiet: bool) -> None:
+def ism(model_path: str, fasta: str | None, output: str, bed_path: str | None, genome: str | None, how: str,
+        start: int | None, end: int | None, tasks: tuple[str, ...], plot_dir: str | None, plot_format: str,
+        max_plots: int, chunk: int, rc: str | None, profile_output: str, device: str | None,
+        quiet: bool) -> None:
     """In-silico mutagenesis of every FASTA record: the change of each output for every substitution.
 
     Streams the FASTA in chunks with flat memory; an interrupted run resumes where it stopped when
     started again with the same arguments (work files: .OUTPUT.ism-work/ beside OUTPUT). Records
     must share one length. Blocks of substitutions are sized by memory, not by a batch size.
+
+    With --bed and --genome and -o x.bw (or .bedgraph), writes each interval's per-base importance as
+    a genome browser track instead.
     """
     from seqcnn.interpret.ism.stream import fingerprint, ism_fasta
+    from seqcnn.workflows.importance_tracks import bed_track_input
 
+    if bed_track_input(fasta, bed_path, genome, output):
+        refuse_options("a track output (--bed)", start=start, end=end, plot=plot_dir)
+        _ism_track(model_path, bed_path, genome, output, how, tasks, chunk, rc, profile_output, device, quiet)
+        return
     model = load_scalar_model(model_path, profile_output)
     if plot_dir is not None:
         Path(plot_dir).mkdir(parents=True, exist_ok=True)
@@ -50,6 +66,18 @@ def ism(model_path: str, fasta: str, output: str, start: int | None, end: int | 
     if not quiet:
         resumed = f", {stats.reused} chunk(s) reused from an earlier run" if stats.reused else ""
         click.echo(f"seqcnn: ISM of {stats.records} record(s) written to {output}{resumed}", err=True)
+
+
+def _ism_track(model_path: str, bed_path: str, genome: str, output: str, how: str, tasks: tuple[str, ...],
+               chunk: int, rc: str | None, profile_output: str, device: str | None, quiet: bool) -> None:
+    from seqcnn.workflows.importance_tracks import ism_tracks
+
+    model = load_scalar_model(model_path, profile_output, device=device)
+    paths, stats = ism_tracks(model, genome, bed_path, output, how=how, target=list(tasks) or None, rc=rc,
+                              chunk=chunk, device=device, progress=not quiet)
+    if not quiet:
+        click.echo(f"seqcnn: ISM importance of {stats.n_records} interval(s) written to "
+                   f"{', '.join(map(str, paths))}", err=True)
 
 
 def _plotter(plot_dir: Path, plot_format: str, max_plots: int) -> Callable[[list[str], list[str], Any], None]:

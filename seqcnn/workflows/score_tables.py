@@ -16,13 +16,25 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from seqcnn._common import Target, task_names
 from seqcnn.errors import ConfigError, InputError
 from seqcnn.io.tables import TableWriter, open_table
+from seqcnn.score.intervals import checked_intervals, interval_windows
 from seqcnn.score.scorer import Scorer
 from seqcnn.score.scoring import RecordMax, score_fasta, score_records, score_windows
 from seqcnn.score.stream import ScoreStats
+from seqcnn.score.tracks import (
+    checked_length,
+    genome_regions,
+    in_genome_order,
+    scorer_task_names,
+    track_targets,
+)
 
 if TYPE_CHECKING:
+    from torch import nn
+
+    from seqcnn.score.positions import Tiling
     from seqcnn.seq.genome import BedInterval, Genome
 
 
@@ -189,15 +201,8 @@ def _bed_length(scorer: Scorer, width: int | None, window: int | None) -> int | 
     if width is not None and window is not None:
         raise ConfigError("--width and --window cannot be combined (--window sets the scored length)")
     for flag, value in (("--width", width), ("--window", window)):
-        if value is None:
-            continue
-        if value < 1:
-            raise ConfigError(f"{flag} must be >= 1, got {value}")
-        if scorer.input_length and value != scorer.input_length:
-            raise ConfigError(f"{flag} {value} differs from the model's input length {scorer.input_length}")
-        if not scorer.input_length and value < scorer.minimum:  # fixed-length models fix the length
-            raise ConfigError(f"{flag} {value} is shorter than the model's receptive field {scorer.minimum}")
-        return value
+        if value is not None:
+            return checked_length(scorer, value, flag)
     return scorer.input_length
 
 
@@ -205,48 +210,12 @@ def _bed_records(bed_path: str, genome: Genome, stats: ScoreStats, *, length: in
                  window: int | None, step: int | None, skip_invalid: bool) -> Iterator[tuple[_BedKey, str]]:
     """``(key, genome sequence)`` of every window to score, intervals outside the genome refused or
     skipped (counted in ``stats``)."""
-    from seqcnn.seq.genome import iter_bed
-
-    n_extra = None
-    for interval in iter_bed(bed_path):
-        if n_extra is None:
-            n_extra = len(interval.extra)
-        elif len(interval.extra) != n_extra:
-            raise InputError(f"line {interval.line}: {6 + len(interval.extra)} columns where the first "
-                             f"interval has {6 + n_extra}", file=bed_path)
-        problem = genome.interval_problem(interval.chrom, interval.start, interval.end)
-        if problem is None and interval.start == interval.end:
-            problem = ("empty interval", f"empty interval {interval.chrom}:{interval.start}-{interval.end} "
-                                         "(start == end): nothing to score")
-        if problem is not None:
-            reason, message = problem
-            if not skip_invalid:
-                raise InputError(f"line {interval.line}: {message}", file=bed_path)
-            stats.skip(reason, f"line {interval.line}")
-            continue
+    for interval in checked_intervals(bed_path, genome, stats, skip_invalid=skip_invalid):
         size = genome.chroms[interval.chrom]
-        for start, end in _windows(interval, length, minimum, window, step):
+        for start, end in interval_windows(interval, length, minimum, window, step):
             if start < 0 or end > size:
                 stats.n_edge_padded += 1
             yield _BedKey(interval, start, end), genome.fetch(interval.chrom, start, end, interval.strand)
-
-
-def _windows(interval: BedInterval, length: int | None, minimum: int, window: int | None,
-             step: int | None) -> list[tuple[int, int]]:
-    """The genome windows scored for one interval (0-based, half-open; they may reach past the contig)."""
-    from seqcnn.seq.windows import window_starts
-
-    span = interval.end - interval.start
-    if window is not None and step is not None:
-        if span <= window:
-            return [interval.centred(window)]
-        starts = window_starts(span, window, step) + interval.start
-        return [(s, s + window) for s in starts.tolist()]
-    if length is not None:
-        return [interval.centred(length)]
-    if span < minimum:
-        return [interval.centred(minimum)]
-    return [(interval.start, interval.end)]
 
 
 def _extra_names(interval: BedInterval) -> list[str]:
@@ -322,6 +291,82 @@ def window_table(scorer: Scorer, fasta: str, output: str, *, window: int, step: 
     return stats
 
 
+def position_table(model: nn.Module, fasta: str, output: str, *, tiling: Tiling, bed: str | None = None,
+                   genome: str | None = None, rc: str | None = None, logits: bool = False, device: Any = None,
+                   options: TableOptions | None = None, target: Target = None) -> ScoreStats:
+    """Per-position outputs of a per-position model into ``output``: one row per base.
+
+    Columns: ``id start end`` (FASTA records; 0-based, ``end = start + 1``), or with ``bed`` and
+    ``genome`` ``chrom start end name strand`` in genome coordinates (each interval's bases in genome
+    order, also on ``-``), then one column per selected output.
+
+    Parameters
+    ----------
+    model
+        A per-position model (:mod:`seqcnn.score.positions`); given back as it was.
+    fasta
+        FASTA path or ``-`` (unused with ``bed``).
+    output
+        Table path (the extension picks the format) or ``-``.
+    tiling
+        From :func:`seqcnn.score.positions.plan_tiling`.
+    bed, genome
+        Score these intervals of this indexed genome instead (with real genome flanks as context).
+    rc, logits, device, target
+        As :func:`seqcnn.score.positions.iter_positions`.
+    options
+        Header, skipping of BED intervals outside the genome, batch size, progress.
+
+    Returns
+    -------
+    ScoreStats
+        ``n_records``: records (intervals) scored; skipped intervals by reason.
+    """
+    from seqcnn.score.positions import iter_positions, sequence_region
+    from seqcnn.seq.fasta import read_fasta
+
+    opts = options or TableOptions()
+    stats = ScoreStats()
+    names = task_names(model, tiling.n_tasks)
+    keep = track_targets(target, names)
+    with contextlib.ExitStack() as stack:
+        if bed is not None:
+            from seqcnn.seq.genome import Genome
+
+            opened = stack.enter_context(Genome(genome))
+            intervals = list(checked_intervals(bed, opened, stats, skip_invalid=opts.skip_invalid))
+            regions: Any = genome_regions(opened, intervals)
+        else:
+            regions = (sequence_region(rid, seq) for rid, seq in read_fasta(fasta))
+        blocks = iter_positions(model, _counted(regions, stats), tiling=tiling, target=keep, rc=rc,
+                                logits=logits, batch_size=opts.batch_size, device=device,
+                                progress=opts.progress, file=bed or fasta)
+        table = stack.enter_context(open_table(output, header=opts.header))
+        rows = in_genome_order(blocks) if bed is not None else ((b.key, b.start, b.values) for b in blocks)
+        for key, start, values in rows:
+            table.write({**_position_columns(key, start, len(values), bed is not None),
+                         **dict(zip([names[i] for i in keep], values.T, strict=True))})
+        if table.n_rows == 0:
+            raise InputError("nothing to score (no records)", file=bed or fasta)
+    return stats
+
+
+def _counted(regions: Iterator[Any], stats: ScoreStats) -> Iterator[Any]:
+    for region in regions:
+        stats.n_records += 1
+        yield region
+
+
+def _position_columns(key: Any, first: int, n: int, genomic: bool) -> dict[str, Any]:
+    """The identifying columns of ``n`` positions from ``first``: ``id start end`` (``key`` a record id),
+    or ``chrom start end name strand`` (``key`` a BED interval)."""
+    start = np.arange(first, first + n, dtype=np.int64)
+    if not genomic:
+        return {"id": [key] * n, "start": start, "end": start + 1}
+    return {"chrom": [key.chrom] * n, "start": start, "end": start + 1, "name": [key.name] * n,
+            "strand": [key.strand] * n}
+
+
 def _anything_skipped(stats: ScoreStats) -> bool:
     return bool(stats.skipped or stats.skip_reasons)
 
@@ -329,14 +374,8 @@ def _anything_skipped(stats: ScoreStats) -> bool:
 def _header_only(table: TableWriter, scorer: Scorer, keys: list[str]) -> None:
     """Write the header (no rows) of a table whose every record was skipped: the task columns come
     from one all-N sequence run through the model."""
-    from seqcnn.seq.codes import encode_codes
-
-    probe = encode_codes("N" * (scorer.input_length or scorer.minimum))[None]
-    with scorer.lent():
-        n_tasks = int(scorer.run(scorer.prepare(probe)).shape[1])
-    names = scorer.task_names(n_tasks)
-    table.write({**{k: np.array([], dtype=str) for k in keys}, **{t: np.array([], dtype=np.float32)
-                                                                    for t in names}})
+    table.write({**{k: np.array([], dtype=str) for k in keys},
+                 **{t: np.array([], dtype=np.float32) for t in scorer_task_names(scorer)}})
 
 
 def _check_scored(table: TableWriter, source: str, stats: ScoreStats) -> None:
@@ -353,4 +392,4 @@ def _write_maxima(table: TableWriter, rows: list[tuple[str, int, np.ndarray]], n
                  **dict(zip(names, values.T, strict=True))})
 
 
-__all__ = ["TableOptions", "bed_table", "fasta_table", "window_table"]
+__all__ = ["TableOptions", "bed_table", "fasta_table", "position_table", "window_table"]
