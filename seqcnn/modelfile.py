@@ -55,6 +55,9 @@ class ModelMetadata:
         How both strands are combined by default: ``mean``, ``max`` or ``none``.
     training : dict
         Training summary (epochs, best epoch, monitored metric, test metrics, ...).
+    source : dict
+        Where published weights came from (imported models: name, reference, package, version,
+        licence, files with their sha256); empty for models trained here.
     seqcnn_version : str
         Version that wrote the file.
     format_version : int
@@ -70,6 +73,7 @@ class ModelMetadata:
     input_shape: list[int] | None = None
     rc_mode: str = "none"
     training: dict[str, Any] = field(default_factory=dict)
+    source: dict[str, Any] = field(default_factory=dict)
     seqcnn_version: str = __version__
     format_version: int = FORMAT_VERSION
 
@@ -102,6 +106,7 @@ class ModelMetadata:
         """Check types and enumerations of the decoded fields."""
         checks = [
             (isinstance(self.model_kwargs, dict), "model_kwargs must be a JSON object"),
+            (isinstance(self.source, dict), "source must be a JSON object"),
             (isinstance(self.tasks, list) and all(isinstance(t, str) for t in self.tasks),
              "tasks must be a list of names"),
             (self.task_type in TASK_TYPES, f"unknown task_type {self.task_type!r}"),
