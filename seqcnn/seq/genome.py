@@ -11,6 +11,7 @@ and line (or interval); bad arguments raise :class:`~seqcnn.errors.ConfigError`.
 from __future__ import annotations
 
 import difflib
+import gzip
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -259,7 +260,8 @@ def iter_bed(path: str | os.PathLike) -> Iterator[BedInterval]:
     Parameters
     ----------
     path
-        The BED file (tab-separated; 0-based, half-open coordinates).
+        The BED file (tab-separated; 0-based, half-open coordinates); gzip-compressed when its name ends
+        in ``.gz`` (as ENCODE ships peak files).
 
     Yields
     ------
@@ -275,7 +277,7 @@ def iter_bed(path: str | os.PathLike) -> Iterator[BedInterval]:
     file = str(path)
     n = 0
     try:
-        with open(path) as handle:
+        with gzip.open(path, "rt") if file.endswith(".gz") else open(path) as handle:
             for line_no, line in enumerate(handle, start=1):
                 text = line.rstrip("\r\n")
                 if not text.strip() or text.startswith(("#", "track", "browser")):
@@ -288,6 +290,8 @@ def iter_bed(path: str | os.PathLike) -> Iterator[BedInterval]:
         raise InputError("is a directory, not a BED file", file=file) from None
     except UnicodeDecodeError:
         raise InputError("not a BED text file (binary or non-UTF-8 content)", file=file) from None
+    except (gzip.BadGzipFile, EOFError) as exc:
+        raise InputError(f"not a complete gzip file ({exc})", file=file) from None
     if not n:
         raise InputError("no intervals in BED file", file=file)
 
