@@ -33,13 +33,20 @@ from seqcnn.cli.score_cmds import bed_track_options, refuse_options
               help="Records per part file (the unit of resuming).")
 @click.option("--rc", type=click.Choice(["mean", "max", "none"]), default=None,
               help="Score both strands of each mutant (default: the model file's rc_mode).")
+@click.option("--position", type=click.IntRange(0), default=None,
+              help="Per-position models (SpliceAI): the base (0-based, in each record) whose class "
+                   "probabilities are explained.")
+@click.option("--method", type=click.Choice(["auto", "fast", "naive"]), default=None,
+              help="ISM engine: the fast exact engine checked against the reference (auto), that engine "
+                   "only, or one forward pass per mutant (default: auto; naive with --position, where "
+                   "one output position makes the reference faster).")
 @profile_option
 @device_option
 @quiet_option
 def ism(model_path: str, fasta: str | None, output: str, bed_path: str | None, genome: str | None, how: str,
         start: int | None, end: int | None, tasks: tuple[str, ...], plot_dir: str | None, plot_format: str,
-        max_plots: int, chunk: int, rc: str | None, profile_output: str, device: str | None,
-        quiet: bool) -> None:
+        max_plots: int, chunk: int, rc: str | None, position: int | None, method: str | None,
+        profile_output: str, device: str | None, quiet: bool) -> None:
     """In-silico mutagenesis of every FASTA record: the change of each output for every substitution.
 
     Streams the FASTA in chunks with flat memory; an interrupted run resumes where it stopped when
@@ -53,16 +60,19 @@ def ism(model_path: str, fasta: str | None, output: str, bed_path: str | None, g
     from seqcnn.workflows.importance_tracks import bed_track_input
 
     if bed_track_input(fasta, bed_path, genome, output):
-        refuse_options("a track output (--bed)", start=start, end=end, plot=plot_dir)
+        refuse_options("a track output (--bed)", start=start, end=end, plot=plot_dir, position=position,
+                       method=method)
         _ism_track(model_path, bed_path, genome, output, how, tasks, chunk, rc, profile_output, device, quiet)
         return
-    model = load_scalar_model(model_path, profile_output)
+    model = load_scalar_model(model_path, profile_output, position=position)
     if plot_dir is not None:
         Path(plot_dir).mkdir(parents=True, exist_ok=True)
     draw = _plotter(Path(plot_dir), plot_format, max_plots) if plot_dir is not None else None
-    stats = ism_fasta(model, fasta, output, model_id=fingerprint(model_path), start=start, end=end,
+    model_id = {**fingerprint(model_path), "position": position}
+    method = method or ("naive" if position is not None else "auto")
+    stats = ism_fasta(model, fasta, output, model_id=model_id, start=start, end=end,
                       target=list(tasks) or None, rc=rc, chunk=chunk, device=device, progress=not quiet,
-                      on_chunk=draw)
+                      on_chunk=draw, method=method)
     if not quiet:
         resumed = f", {stats.reused} chunk(s) reused from an earlier run" if stats.reused else ""
         click.echo(f"seqcnn: ISM of {stats.records} record(s) written to {output}{resumed}", err=True)

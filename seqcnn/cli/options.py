@@ -36,18 +36,31 @@ profile_option = click.option("--profile-output", type=click.Choice(["counts", "
                               help="For profile models (BPNet): explain the log counts or the profile.")
 
 
-def load_scalar_model(model_path: str, profile_output: str, device: str | None = None) -> Any:
-    """The model file's model on ``device`` (None: automatic); profile models wrapped to (N, T) outputs."""
+def load_scalar_model(model_path: str, profile_output: str, device: str | None = None,
+                      position: int | None = None) -> Any:
+    """The model file's model on ``device`` (None: automatic), wrapped to (N, T) outputs: profile models
+    by ``profile_output``, per-position models (SpliceAI) at input ``position`` (required for them)."""
+    from seqcnn.errors import ConfigError
     from seqcnn.modelfile import load_model
     from seqcnn.models.bpnet import BPNetScalar
     from seqcnn.models.registry import get_spec
+    from seqcnn.models.spliceai import PositionOutputs
 
     model = load_model(model_path, device=device)
-    if get_spec(model.metadata.architecture).output == "profile":
+    kind = get_spec(model.metadata.architecture).output
+    if kind == "positions" and position is None:
+        raise ConfigError(f"{model_path}: a per-position model; give --position (0-based, in the input) "
+                          "to ask about the outputs at one base")
+    if kind != "positions" and position is not None:
+        raise ConfigError(f"{model_path}: --position applies to per-position models only")
+    if kind == "profile":
         wrapped = BPNetScalar(model, output=profile_output)
-        wrapped.metadata = model.metadata
-        return wrapped
-    return model
+    elif kind == "positions":
+        wrapped = PositionOutputs(model, position)
+    else:
+        return model
+    wrapped.metadata = model.metadata
+    return wrapped
 
 
 

@@ -181,6 +181,30 @@ class PositionTarget(nn.Module):
         return out[:, :, self.position].softmax(dim=1)[:, self.task: self.task + 1]
 
 
+class PositionOutputs(nn.Module):
+    """``(N, T)`` class probabilities at one input position of a per-position model.
+
+    The model returns ``(N, T, L_out)`` log-probabilities or logits centred on its ``(N, C, L)`` input;
+    ``position`` is 0-based in the input, so output ``position - (L - L_out) // 2`` is taken and the
+    softmax over T applied. This is how ``seqcnn ism --position`` asks how each substitution changes the
+    acceptor and donor probabilities at one site.
+    """
+
+    def __init__(self, model: nn.Module, position: int) -> None:
+        super().__init__()
+        self.model = model
+        self.position = position
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.model(x)
+        index = self.position - (x.shape[-1] - out.shape[-1]) // 2
+        if not 0 <= index < out.shape[-1]:
+            first = (x.shape[-1] - out.shape[-1]) // 2
+            raise InputError(f"position {self.position} has no output: a length-{x.shape[-1]} input gives "
+                             f"outputs for positions {first}..{first + out.shape[-1] - 1}")
+        return out[:, :, index].softmax(dim=1)
+
+
 def _single(context: int, channels: int, n_tasks: int, in_channels: int, eps: float) -> SpliceAI:
     body = nn.Sequential(
         ConvBlock(in_channels, channels, 1, activation=None),

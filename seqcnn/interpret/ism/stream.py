@@ -116,6 +116,7 @@ def ism_fasta(
     device: str | torch.device | None = None,
     progress: bool = False,
     on_chunk: Callable[[list[str], list[str], ISMResult], None] | None = None,
+    method: str = "auto",
 ) -> StreamStats:
     """ISM of every record of ``fasta`` into ``output`` (.npz), resumably (see the module docstring).
 
@@ -137,6 +138,8 @@ def ism_fasta(
         Show a progress bar (records) on stderr.
     on_chunk
         Called as ``on_chunk(ids, seqs, result)`` for every chunk computed in this run (e.g. to plot).
+    method
+        As in :func:`seqcnn.interpret.ism.ism`: ``auto``, ``fast`` or ``naive``.
 
     Returns
     -------
@@ -160,7 +163,8 @@ def ism_fasta(
                 "end": end, "target": _json_target(target), "rc": rc, "chunk": chunk}
     work = work_dir(out)
     reuse = _prepare_work(work, manifest)
-    options = dict(target=target, start=start, end=end, rc=rc, batch_size=batch_size, device=device)
+    options = dict(target=target, start=start, end=end, rc=rc, batch_size=batch_size, device=device,
+                   method=method)
     try:
         parts, stats = _run_chunks(model, str(fasta), work, reuse, chunk, on_chunk, progress, options)
     except SeqcnnError:
