@@ -17,6 +17,7 @@ the same names (``from seqcnn import ism, explain`` gives the functions).
 from seqcnn.interpret.attribution import (
     Attribution,
     attribute,
+    deep_lift_shap,
     deeplift_shap,
     integrated_gradients,
     saliency,
@@ -26,7 +27,7 @@ from seqcnn.interpret.embed import Projection, layer_features, layer_projections
 from seqcnn.interpret.explain import Explanation, read_inputs, save_explanation
 
 __all__ = [
-    "Attribution", "Explanation", "Projection", "activation_maps", "attribute", "deeplift_shap",
-    "first_layer_kernels", "grad_cam", "integrated_gradients", "layer_features", "layer_names",
-    "layer_projections", "occlusion", "read_inputs", "saliency", "save_explanation",
+    "Attribution", "Explanation", "Projection", "activation_maps", "attribute", "deep_lift_shap",
+    "deeplift_shap", "first_layer_kernels", "grad_cam", "integrated_gradients", "layer_features",
+    "layer_names", "layer_projections", "occlusion", "read_inputs", "saliency", "save_explanation",
 ]

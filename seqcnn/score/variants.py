@@ -215,22 +215,25 @@ def variant_columns(scorer: Scorer, width: int) -> dict[str, np.dtype]:
     else:
         n_tasks = scorer.run(scorer.prepare(valid_codes("N", "N" * width, None, None, False)[None])).shape[1]
         names = scorer.task_names(n_tasks)
-    text, score = np.dtype(str), np.dtype(np.float32)
-    cols = {"chrom": text, "pos": np.dtype(np.int64), "id": text, "ref": text, "alt": text,
-            "ref_match": np.dtype(bool)}
+    score = np.dtype(np.float32)
+    cols = key_column_types()
     for task in names:
         cols.update({f"ref_{task}": score, f"alt_{task}": score, f"diff_{task}": score,
                      f"log2fc_{task}": score})
     return cols
 
 
-def _columns(keys: list[tuple[Variant, bool]], both: np.ndarray, scorer: Scorer) -> dict[str, Any]:
-    n_tasks = both.shape[1] // 2
-    ref, alt = both[:, :n_tasks], both[:, n_tasks:]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        log2fc = np.log2((alt + LOG2FC_EPS) / (ref + LOG2FC_EPS))
+def key_column_types() -> dict[str, np.dtype]:
+    """``chrom pos id ref alt ref_match``, the first columns of a variant table, and their types."""
+    text = np.dtype(str)
+    return {"chrom": text, "pos": np.dtype(np.int64), "id": text, "ref": text, "alt": text,
+            "ref_match": np.dtype(bool)}
+
+
+def key_columns(keys: list[tuple[Variant, bool]]) -> dict[str, Any]:
+    """The ``chrom pos id ref alt ref_match`` columns of ``(variant, ref_match)`` keys."""
     variants = [v for v, _ in keys]
-    cols: dict[str, Any] = {
+    return {
         "chrom": [v.chrom for v in variants],
         "pos": np.array([v.pos for v in variants], dtype=np.int64),
         "id": [v.id for v in variants],
@@ -238,6 +241,14 @@ def _columns(keys: list[tuple[Variant, bool]], both: np.ndarray, scorer: Scorer)
         "alt": [v.alt for v in variants],
         "ref_match": np.array([m for _, m in keys], dtype=bool),
     }
+
+
+def _columns(keys: list[tuple[Variant, bool]], both: np.ndarray, scorer: Scorer) -> dict[str, Any]:
+    n_tasks = both.shape[1] // 2
+    ref, alt = both[:, :n_tasks], both[:, n_tasks:]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log2fc = np.log2((alt + LOG2FC_EPS) / (ref + LOG2FC_EPS))
+    cols = key_columns(keys)
     for i, task in enumerate(scorer.task_names(n_tasks)):
         cols[f"ref_{task}"] = ref[:, i]
         cols[f"alt_{task}"] = alt[:, i]

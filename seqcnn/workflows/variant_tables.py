@@ -8,6 +8,7 @@ from typing import Any, TextIO
 
 from seqcnn.io.atomic import atomic_path
 from seqcnn.io.tables import open_table
+from seqcnn.score.profile_variants import profile_variant_columns, score_profile_variants
 from seqcnn.score.scorer import Scorer
 from seqcnn.score.variants import score_variants, variant_columns, variant_width
 from seqcnn.seq.variants import VcfStats
@@ -16,7 +17,7 @@ from seqcnn.workflows.score_tables import TableOptions
 
 def variant_table(scorer: Scorer, variants: Any, genome: Any, output: str, *, window: int | None = None,
                   file: str | None = None, options: TableOptions | None = None,
-                  stats: VcfStats | None = None) -> int:
+                  stats: VcfStats | None = None, profile: bool = False) -> int:
     """Score the ref and alt windows of each variant into ``output``
     (:func:`seqcnn.score.variants.score_variants` gives the columns). The table has its columns
     (a TSV its header) even when no variant is left to score.
@@ -40,6 +41,10 @@ def variant_table(scorer: Scorer, variants: Any, genome: Any, output: str, *, wi
         past its end, counted in ``stats`` (read the VCF with ``skip_invalid`` too for bad REF/ALT).
     stats
         Where the variants left out are counted (the one ``read_vcf`` fills).
+    profile
+        Profile scores (``scorer`` from :func:`seqcnn.score.profile_variants.profile_scorer`): count
+        log2 fold change and profile Jensen-Shannon distance
+        (:func:`seqcnn.score.profile_variants.score_profile_variants` gives the columns).
 
     Returns
     -------
@@ -49,14 +54,15 @@ def variant_table(scorer: Scorer, variants: Any, genome: Any, output: str, *, wi
     opts = options or TableOptions()
     width = variant_width(scorer, window)
     mismatches = 0
+    score, columns = (score_profile_variants, profile_variant_columns) if profile else (score_variants,
+                                                                                       variant_columns)
     with open_table(output, header=opts.header) as table:
-        for cols in score_variants(scorer, variants, genome, width=width, batch_size=opts.batch_size,
-                                   file=file, progress=opts.progress, skip_invalid=opts.skip_invalid,
-                                   stats=stats):
+        for cols in score(scorer, variants, genome, width=width, batch_size=opts.batch_size, file=file,
+                          progress=opts.progress, skip_invalid=opts.skip_invalid, stats=stats):
             mismatches += int((~cols["ref_match"]).sum())
             table.write(cols)
         if table.n_rows == 0:
-            table.declare(variant_columns(scorer, width))
+            table.declare(columns(scorer, width))
     return mismatches
 
 

@@ -1,5 +1,6 @@
-"""Attributions: saliency, input x gradient, integrated gradients and DeepLIFT/SHAP."""
+"""Attributions: saliency, input x gradient, integrated gradients (Captum) and DeepLIFT/SHAP (ours, exact)."""
 
+from seqcnn.interpret.attribution.deeplift import deep_lift_shap
 from seqcnn.interpret.attribution.gradients import (
     METHODS,
     Attribution,
@@ -9,4 +10,5 @@ from seqcnn.interpret.attribution.gradients import (
     saliency,
 )
 
-__all__ = ["METHODS", "Attribution", "attribute", "deeplift_shap", "integrated_gradients", "saliency"]
+__all__ = ["METHODS", "Attribution", "attribute", "deep_lift_shap", "deeplift_shap", "integrated_gradients",
+           "saliency"]

@@ -1,4 +1,4 @@
-"""Gradient attributions: saliency, input x gradient, integrated gradients, DeepLIFT/SHAP (Captum).
+"""Gradient attributions: saliency, input x gradient, integrated gradients (Captum), DeepLIFT/SHAP (ours).
 
 Each method returns an :class:`Attribution` holding, for inputs ``X`` ``(N, C, *S)``:
 
@@ -11,16 +11,16 @@ Each method returns an :class:`Attribution` holding, for inputs ``X`` ``(N, C, *
   ``(X - reference) * m``, averaged over references.
 
 Summed over channels, ``actual`` equals Captum's attribution summed over channels in both cases.
-Captum does the differentiation (``Saliency``, ``InputXGradient``, ``IntegratedGradients``,
-``DeepLift``); this module adds per-sequence dinucleotide-shuffled references, batching, hypothetical
-contributions and the ``(N, T)`` target handling. DeepLIFT needs activations as modules (``nn.ReLU``);
-a functional ``torch.relu`` is treated by its gradient, and Captum's max-pool rule is not exactly
-conservative (contributions then sum to ``f(x) - f(ref)`` only approximately).
+Captum does the differentiation where it is exact (``Saliency``, ``InputXGradient``,
+``IntegratedGradients``); this module adds per-sequence dinucleotide-shuffled references, batching,
+hypothetical contributions and the ``(N, T)`` target handling. ``deepliftshap`` is
+:func:`seqcnn.interpret.attribution.deeplift.contributions`, exact for nonlinearities written as
+modules or functions (Captum's DeepLIFT treats a functional ``torch.relu`` or a reused ``nn.ReLU`` by
+its gradient).
 """
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -218,8 +218,9 @@ def attribute(
     if method not in METHODS:
         raise ConfigError(f"unknown attribution method {method!r}; choose from {', '.join(METHODS)}")
     size = resolve_batch_size(batch_size, 32)
-    if method == "deepliftshap" and baseline is None:
-        baseline = "shuffle"
+    if method == "deepliftshap":
+        return _deeplift(model, X, target=target, baseline=baseline, n_shuffles=n_shuffles, seed=seed, rc=rc,
+                         batch_size=batch_size, device=device, progress=progress)
     with preserved(model, device) as m:
         x_all = as_model_input(X, m, model_device(m))
         indices, axis = output_targets(m, x_all[:1], target)
@@ -270,16 +271,30 @@ def _multipliers(model: nn.Module, x: torch.Tensor, refs: torch.Tensor, method: 
         return grad[:, None].expand(n, r, *x.shape[1:])
     inputs = x.detach()[:, None].expand(n, r, *x.shape[1:]).reshape(n * r, *x.shape[1:]).requires_grad_(True)
     base = refs.reshape(n * r, *x.shape[1:])
-    if method == "ig":
-        ig = ca.IntegratedGradients(model, multiply_by_inputs=False)
-        mult = ig.attribute(inputs, baselines=base, target=target, n_steps=steps,
-                            internal_batch_size=max(1, n * r))
-    else:
-        with warnings.catch_warnings():  # Captum announces the hooks it sets on activations
-            warnings.filterwarnings("ignore", message="Setting forward, backward hooks")
-            deeplift = ca.DeepLift(model, multiply_by_inputs=False)
-            mult = deeplift.attribute(inputs, baselines=base, target=target)
+    ig = ca.IntegratedGradients(model, multiply_by_inputs=False)
+    mult = ig.attribute(inputs, baselines=base, target=target, n_steps=steps,
+                        internal_batch_size=max(1, n * r))
     return mult.reshape(n, r, *x.shape[1:])
+
+
+def _deeplift(model: nn.Module, X: Any, *, target: Target, baseline: str | np.ndarray | torch.Tensor | None,
+              n_shuffles: int, seed: int, rc: str | None, batch_size: int | None,
+              device: str | torch.device | None, progress: bool) -> Attribution:
+    """``deepliftshap`` of :func:`attribute` by the exact implementation (``baseline`` as references)."""
+    from seqcnn.interpret.attribution.deeplift import contributions
+
+    with preserved(model, device) as m:
+        x = as_model_input(X, m, model_device(m)).cpu()
+    shuffled = baseline is None or isinstance(baseline, str) and baseline == "shuffle"
+    references = None if shuffled else _references(x, baseline, n_shuffles, seed)  # type: ignore[arg-type]
+    n_refs = n_shuffles if references is None else references.shape[1]
+    pairs = None if batch_size is None else resolve_batch_size(batch_size, 32) * n_refs
+    result = contributions(model, x, target=target, references=references, n_shuffles=n_shuffles, seed=seed,
+                           rc=rc, batch_size=pairs, device=device, progress=progress)
+    if isinstance(target, (int, str, np.integer)):
+        return Attribution(result.actual[..., 0], result.hypothetical[..., 0], "deepliftshap",
+                           result.targets[0])
+    return Attribution(result.actual, result.hypothetical, "deepliftshap", result.targets)
 
 
 def saliency(model: nn.Module, X: Any, **kwargs: Any) -> Attribution:
