@@ -10,13 +10,14 @@ import click
 from seqcnn.cli.options import (
     FIGURE_SUFFIXES,
     batch_size_option,
+    bed_track_options,
     device_option,
     load_scalar_model,
     profile_option,
     quiet_option,
+    refuse_options,
     safe_name,
 )
-from seqcnn.cli.score_cmds import bed_track_options, refuse_options
 
 
 @click.command()

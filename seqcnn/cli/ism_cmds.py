@@ -8,8 +8,15 @@ from typing import Any
 
 import click
 
-from seqcnn.cli.options import device_option, load_scalar_model, profile_option, quiet_option, safe_name
-from seqcnn.cli.score_cmds import bed_track_options, refuse_options
+from seqcnn.cli.options import (
+    bed_track_options,
+    device_option,
+    load_scalar_model,
+    profile_option,
+    quiet_option,
+    refuse_options,
+    safe_name,
+)
 
 
 @click.command()

@@ -107,3 +107,21 @@ def load_scorer(model_path: str, device: str | None, rc: str | None, logits: boo
 
     keep_freed_memory()
     return Scorer(load_model(model_path, device=device), device=device, rc=rc, logits=logits)
+
+
+def bed_track_options(command: Any) -> Any:
+    """``--bed`` and ``--genome`` of the commands that explain BED intervals into tracks (ism, explain)."""
+    command = click.option("--genome", default=None, help="Indexed genome FASTA for --bed.")(command)
+    return click.option("--bed", "bed_path", default=None,
+                        help="Explain these BED intervals of --genome (each on the model's window centred on "
+                             "it), written as a track (-o x.bw or x.bedgraph).")(command)
+
+
+def refuse_options(what: str, **flags: Any) -> None:
+    """A ConfigError naming the options given (not None or False) that do not apply to ``what``."""
+    from seqcnn.errors import ConfigError
+
+    given = [f"--{name.replace('_', '-')}" for name, value in flags.items() if value is not None
+             and value is not False]
+    if given:
+        raise ConfigError(f"{', '.join(given)} cannot be used with {what}")

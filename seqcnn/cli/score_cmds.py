@@ -13,6 +13,7 @@ from seqcnn.cli.options import (
     quiet_broken_pipe,
     quiet_option,
     rc_option,
+    refuse_options,
     report_skipped,
     score_batch_option,
 )
@@ -101,24 +102,6 @@ def _is_sequence_model(model: Any) -> bool:
     from seqcnn.models.registry import get_spec
 
     return get_spec(model.metadata.architecture).dims == 1
-
-
-def bed_track_options(command: Any) -> Any:
-    """``--bed`` and ``--genome`` of the commands that explain BED intervals into tracks (ism, explain)."""
-    command = click.option("--genome", default=None, help="Indexed genome FASTA for --bed.")(command)
-    return click.option("--bed", "bed_path", default=None,
-                        help="Explain these BED intervals of --genome (each on the model's window centred on "
-                             "it), written as a track (-o x.bw or x.bedgraph).")(command)
-
-
-def refuse_options(what: str, **flags: Any) -> None:
-    """A ConfigError naming the options given (not None or False) that do not apply to ``what``."""
-    from seqcnn.errors import ConfigError
-
-    given = [f"--{name.replace('_', '-')}" for name, value in flags.items() if value is not None
-             and value is not False]
-    if given:
-        raise ConfigError(f"{', '.join(given)} cannot be used with {what}")
 
 
 def _score_table(run: _ScoreRun, echo: bool, extra_columns: bool, no_header: bool, logits: bool,
