@@ -29,7 +29,10 @@ from seqcnn.cli.options import batch_size_option, device_option, quiet_option
 @click.option("--examples", "n_examples", type=click.IntRange(0), default=3, show_default=True,
               help="Mutation maps of this many top-scoring sequences in report.html.")
 @click.option("--attribution-sequences", type=click.IntRange(0), default=0, show_default=True,
-              help="Also cluster seqlets of ISM maps of this many sequences into motifs (slow on CPU).")
+              help="Also cluster seqlets of ISM maps of this many sequences into motifs (slow on CPU); "
+                   "with --attribution, the sequences TF-MoDISco explains (0: 2000).")
+@click.option("--attribution", type=click.Choice(["deeplift", "ism"]), default=None,
+              help="Also find TF-MoDISco patterns in DeepLIFT/SHAP or ISM contributions (DIR/modisco/).")
 @click.option("--influence-sequences", type=click.IntRange(1), default=1000, show_default=True,
               help="Sequences (a random subset) used for filter influence.")
 @batch_size_option
@@ -37,13 +40,14 @@ from seqcnn.cli.options import batch_size_option, device_option, quiet_option
 @quiet_option
 def motifs(model_path: str, fasta: str, out_dir: str, method: str, fraction: float, targets: str | None,
            collection: str, taxon: str, release: str, n_matches: int, n_examples: int,
-           attribution_sequences: int, influence_sequences: int, batch_size: int, device: str | None,
-           quiet: bool) -> None:
+           attribution_sequences: int, attribution: str | None, influence_sequences: int, batch_size: int,
+           device: str | None, quiet: bool) -> None:
     """Turn MODEL's first-layer filters into motifs over the sequences in FASTA and annotate them.
 
     Writes DIR/filters.meme (MEME v4), DIR/table.tsv (one row per filter), DIR/matches.tsv (TomTom
     matches), DIR/logos/*.png and DIR/report.html (self-contained; open it in any browser); with
-    --attribution-sequences also DIR/attribution.meme and DIR/attribution.tsv.
+    --attribution-sequences also DIR/attribution.meme and DIR/attribution.tsv; with --attribution the
+    TF-MoDISco files of `seqcnn modisco` in DIR/modisco/ instead.
     """
     from seqcnn.errors import InputError
     from seqcnn.modelfile import load_model
@@ -57,7 +61,7 @@ def motifs(model_path: str, fasta: str, out_dir: str, method: str, fraction: flo
     options = ReportOptions(
         method=method, fraction=fraction, targets=targets, collection=collection,
         tax_group=None if taxon == "all" else taxon, release=release, n_matches=n_matches,
-        n_examples=n_examples, attribution_sequences=attribution_sequences,
+        n_examples=n_examples, attribution_sequences=attribution_sequences, attribution=attribution,
         max_influence_sequences=influence_sequences, batch_size=batch_size, device=device, progress=not quiet)
     report = motif_report(model, records, out_dir, options)
     if not quiet:

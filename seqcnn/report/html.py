@@ -364,3 +364,38 @@ def attribution_section(table: pd.DataFrame, logos: dict[str, bytes], match_logo
             f"{n_sequences} sequences, clustered by the similarity of their contribution matrices.</p>")
     body = sortable_table(headers, rows, table_id="attribution") if rows else "<p>No seqlet clusters.</p>"
     return section("Motifs from attributions", note, body)
+
+
+def modisco_section(table: pd.DataFrame, logos: dict[str, bytes], cwm_logos: dict[str, bytes],
+                    match_logos: dict[str, bytes], *, note: str) -> str:
+    """Section of TF-MoDISco patterns: each pattern's CWM and PWM logos beside its best match.
+
+    Parameters
+    ----------
+    table
+        One row per pattern (``pattern``, ``seqlets``, ``consensus``, ``contribution``, ``match_id``,
+        ``match_name``, ``match_q_value``).
+    logos, cwm_logos, match_logos
+        PNG logos keyed by pattern name: its core's PWM, its CWM, and its best match.
+    note
+        What the patterns were found in (plain text, escaped here).
+
+    Returns
+    -------
+    str
+        The section's HTML (table id ``modisco``).
+    """
+    rows = []
+    for rec in table.itertuples(index=False):
+        images = [(cwm_logos.get(rec.pattern), "contribution weights"), (logos.get(rec.pattern), "logo"),
+                  (match_logos.get(rec.pattern), f"logo of {rec.match_id}")]
+        rows.append([Cell(escape(rec.pattern), sort=rec.pattern),
+                     *(Cell(img_tag(png, f"{alt} of {rec.pattern}") if png else "") for png, alt in images),
+                     Cell(f"<code>{escape(rec.consensus)}</code>", sort=rec.consensus),
+                     text_cell(int(rec.seqlets)), text_cell(float(rec.contribution)),
+                     text_cell(rec.match_id or ""), text_cell(rec.match_name or ""),
+                     text_cell(float(rec.match_q_value))])
+    headers = ["pattern", "CWM", "logo", "best match logo", "consensus", "seqlets", "contribution",
+               "match id", "match name", "q-value"]
+    body = sortable_table(headers, rows, table_id="modisco") if rows else "<p>No patterns found.</p>"
+    return section("TF-MoDISco patterns", f'<p class="note">{escape(note)}</p>', body)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -27,6 +28,9 @@ from seqcnn.report.logos import motif_logo_pngs
 from seqcnn.report.maps import mutation_map_figure
 from seqcnn.score.scoring import predict
 from seqcnn.seq.meme import Motif, write_meme
+
+if TYPE_CHECKING:
+    from seqcnn.workflows.modisco_report import ModiscoOptions, ModiscoPart
 
 Q_THRESHOLD = 0.05
 
@@ -276,7 +280,11 @@ class ReportOptions:
     n_examples
         Mutation maps of this many top-scoring sequences.
     attribution_sequences
-        ISM seqlet motifs from this many sequences (0: none; ISM is slow on CPU).
+        ISM seqlet motifs from this many sequences (0: none; ISM is slow on CPU); with ``attribution``,
+        TF-MoDISco's sequences (0: 2000).
+    attribution
+        ``deeplift`` or ``ism``: TF-MoDISco patterns of these contributions instead of ISM seqlet
+        motifs (``seqcnn.workflows.modisco_report``), written into ``modisco/``; None: none.
     max_influence_sequences
         Sequences used for filter influence.
     batch_size, device, progress
@@ -292,6 +300,7 @@ class ReportOptions:
     n_matches: int = 5
     n_examples: int = 3
     attribution_sequences: int = 0
+    attribution: str | None = None
     max_influence_sequences: int | None = 1000
     batch_size: int | None = None
     device: torch.device | str | None = None
@@ -300,9 +309,14 @@ class ReportOptions:
     @property
     def target_label(self) -> str:
         """The targets as the report names them."""
-        if self.targets:
-            return str(self.targets)
-        return f"{self.release} {self.collection} {self.tax_group or 'all taxa'}"
+        return target_label(self)
+
+
+def target_label(options: ReportOptions | ModiscoOptions) -> str:
+    """Targets as a report names them: the MEME file, or the JASPAR release, collection and taxon."""
+    if options.targets:
+        return str(options.targets)
+    return f"{options.release} {options.collection} {options.tax_group or 'all taxa'}"
 
 
 def motif_report(model: nn.Module, records: Sequence[tuple[str, str]], out_dir: str | Path,
@@ -337,6 +351,10 @@ def motif_report(model: nn.Module, records: Sequence[tuple[str, str]], out_dir: 
     opt = options or ReportOptions()
     if len(records) == 0:
         raise InputError("no sequences to find motifs in")
+    if opt.attribution:  # before TomTom starts numba's OpenMP threads, after which modisco cannot fork
+        from seqcnn.motifs.modisco import start_compiling
+
+        start_compiling()
     with preserved(model, opt.device) as m:
         motifs = extract_filter_motifs(
             m, [r[1] for r in records], ids=[r[0] for r in records], method=opt.method, fraction=opt.fraction,
@@ -350,7 +368,10 @@ def motif_report(model: nn.Module, records: Sequence[tuple[str, str]], out_dir: 
                                          progress=opt.progress)
         extra: list[str] = []
         outputs = {"filters.meme": as_meme_motifs(motifs), "table.tsv": table, "matches.tsv": matches}
-        if opt.attribution_sequences > 0:
+        modisco = _modisco_part(m, records, targets, opt) if opt.attribution else None
+        if modisco is not None:
+            extra.append(modisco.section())
+        elif opt.attribution_sequences > 0:
             extra.append(_attribution_part(m, records, targets, opt, logos, outputs))
         maps, maps_note = example_maps(m, records, opt.n_examples, batch_size=opt.batch_size,
                                        device=opt.device)
@@ -360,8 +381,22 @@ def motif_report(model: nn.Module, records: Sequence[tuple[str, str]], out_dir: 
             "targets": f"{opt.target_label} ({len(targets)} motifs)"}
     document = render_motif_report(table, logos, matched, influence_png(motifs), maps,
                                    maps_note=maps_note, info=info, extra_sections=extra)
+    modisco_files = modisco.write(Path(out_dir) / "modisco") if modisco is not None else {}
     files = _write(Path(out_dir), outputs, logos, document)
+    files.update({f"modisco/{name}": path for name, path in modisco_files.items()})
     return MotifReport(motifs, matches, table, files)
+
+
+def _modisco_part(model: nn.Module, records: Sequence[tuple[str, str]], targets: Sequence[Motif],
+                  opt: ReportOptions) -> ModiscoPart:
+    """TF-MoDISco patterns of ``opt.attribution`` contributions, annotated against the same targets."""
+    from seqcnn.workflows.modisco_report import ModiscoOptions, modisco_part
+
+    options = ModiscoOptions(attribution=opt.attribution, n_sequences=opt.attribution_sequences or 2000,
+                             targets=opt.targets, collection=opt.collection, tax_group=opt.tax_group,
+                             release=opt.release, n_matches=opt.n_matches, batch_size=opt.batch_size,
+                             device=opt.device, progress=opt.progress)
+    return modisco_part(model, records, targets, options)
 
 
 def _attribution_part(model: nn.Module, records: Sequence[tuple[str, str]], targets: Sequence[Motif],
