@@ -45,6 +45,21 @@ step "seqcnn export .pt" "${seqcnn[@]}" export "$model" -o "$work/model.pt"
 step "seqcnn ism" "${seqcnn[@]}" ism "$model" "$work/two.fa" -o "$work/ism.npz" --quiet
 step "seqcnn motifs" "${seqcnn[@]}" motifs "$model" "$work/twenty.fa" -o "$work/motifs" --examples 1 \
     --influence-sequences 20 --quiet
+step "seqcnn modisco" "${seqcnn[@]}" modisco "$model" "$ex/sequences.fa" -o "$work/modisco" --quiet
+step "seqcnn marginalize" "${seqcnn[@]}" marginalize "$model" CTCF --jaspar -n 20 -o "$work/marginalize.tsv" \
+    --plot "$work/marginalize.png" --quiet
+step "seqcnn spacing" "${seqcnn[@]}" spacing "$model" ATTGCGCAAT GGGGCGGGG --max-distance 5 -n 10 \
+    -o "$work/spacing.tsv" --plot "$work/spacing.svg" --quiet
+step "seqcnn ablate" "${seqcnn[@]}" ablate "$model" "$work/two.fa" --span 90:110 -o "$work/ablate.tsv" --quiet
 step "seqcnn vep" "${seqcnn[@]}" vep "$model" "$ex/variants.vcf" --genome "$ex/genome.fa" \
     -o "$work/vep.tsv" --quiet
+cp "$ex/genome.fa" "$work/genome.fa"  # a copy: pyfaidx may write its index beside it
+step "seqcnn score --window -o x.bw" "${seqcnn[@]}" score "$model" "$work/genome.fa" --window 200 --step 100 \
+    --task CTCF -o "$work/ctcf.bw" --quiet
+step "seqcnn dataset --positives-fasta" "${seqcnn[@]}" dataset \
+    --positives-fasta data/examples/Gm12878.CTCF.top500.w200.fa:CTCF -o "$work/ctcf" --quiet
+# "Use a published model": the released SpliceAI package (GPL-3.0, fetched, never committed) imported
+step "pip download spliceai==1.3.1" "$venv/bin/pip" download -q --no-deps spliceai==1.3.1 -d "$work/spliceai_pkg"
+step "seqcnn import spliceai" "${seqcnn[@]}" import spliceai "$work"/spliceai_pkg/spliceai-1.3.1-*.whl \
+    -o "$work/spliceai.safetensors"
 echo "check_readme_install: every command exited 0 after the README install ($SECONDS s)"

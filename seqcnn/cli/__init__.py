@@ -19,6 +19,7 @@ from seqcnn.errors import SeqcnnError
 _COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("seqcnn.cli.demo_cmd:demo", "Simulate, train, score, explain and report, end to end."),
     "simulate": ("seqcnn.cli.data_cmds:simulate", "Make a planted JASPAR-motif data set."),
+    "dataset": ("seqcnn.cli.dataset_cmd:dataset", "A training dataset from peaks, a genome and bigWigs."),
     "models": ("seqcnn.cli.model_cmds:models", "List registered architectures."),
     "summary": ("seqcnn.cli.model_cmds:summary", "Layer-by-layer shapes, parameters, receptive field."),
     "train": ("seqcnn.cli.train_cmds:train", "Train a model from a YAML config."),
@@ -30,6 +31,11 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "ism": ("seqcnn.cli.ism_cmds:ism", "In-silico mutagenesis maps for FASTA records."),
     "explain": ("seqcnn.cli.explain_cmds:explain", "Attribution maps for sequences or images."),
     "motifs": ("seqcnn.cli.motif_cmds:motifs", "Motifs from filters, annotated against JASPAR, as a report."),
+    "import": ("seqcnn.cli.import_cmd:import_group", "Published weights (SpliceAI, state dicts) to a model."),
+    "modisco": ("seqcnn.cli.modisco_cmd:modisco", "TF-MoDISco patterns from attributions, as a report."),
+    "marginalize": ("seqcnn.cli.experiment_cmds:marginalize", "Effect of a motif in shuffled backgrounds."),
+    "spacing": ("seqcnn.cli.experiment_cmds:spacing", "Cooperativity of two motifs over their distance."),
+    "ablate": ("seqcnn.cli.experiment_cmds:ablate", "Loss of score when a span is shuffled or masked."),
 }
 
 
@@ -64,7 +70,8 @@ def cli() -> None:
 
 # commands that start no processes or servers and write their outputs completely before returning:
 # run as a program, they end without the interpreter's teardown (see ``main``)
-FAST_EXIT_COMMANDS = frozenset({"score", "vep", "info", "export", "ism", "explain", "models", "summary"})
+FAST_EXIT_COMMANDS = frozenset({"score", "vep", "info", "export", "ism", "explain", "models", "summary",
+                                "dataset", "marginalize", "spacing", "ablate"})
 
 
 def main(argv: list[str] | None = None) -> None:
