@@ -111,5 +111,8 @@ def test_every_registered_family_has_a_config() -> None:
     named = {load_config(p).model.name for p in CONFIGS}
     wanted = {"deepbind", "deepsea", "basset", "koo_cnn", "wavenet", "bpnet", "lenet5", "resnet", "unet"}
     registered = {n for n in list_models() if not n.startswith("_")}  # "_name": test-only models
-    missing = (wanted | registered) - named
+    # SpliceAI comes with published weights (`seqcnn import spliceai`); seqcnn has no per-position label data
+    # to train it from scratch, so a training config would be a config that cannot run.
+    imported_only = {"spliceai"}
+    missing = (wanted | registered) - named - imported_only
     assert not missing, f"no config in configs/ for {sorted(missing)}"

@@ -19,6 +19,7 @@ from seqcnn.interpret.ism.engine.trace import record
 from seqcnn.layers.conv import ChannelLayerNorm
 from seqcnn.models.bpnet import BPNetScalar
 from seqcnn.models.registry import build_model, get_spec, list_models
+from seqcnn.models.spliceai import PositionOutputs
 
 
 @pytest.mark.parametrize("name", list_models(dims=1))
@@ -29,6 +30,8 @@ def test_fast_equals_naive_on_every_registered_1d_model(name: str, random_one_ho
     model = build_model(name, **spec.small)
     if spec.output == "profile":
         model = BPNetScalar(model)
+    elif spec.output == "positions":  # per-position (SpliceAI): the class probabilities at the centre
+        model = PositionOutputs(model, spec.example_input[-1] // 2)
     model = randomize_norms(model.double())
     x = random_one_hot(3, spec.example_input[-1], n_columns=2)
     result = assert_matches_naive(model, x)

@@ -362,6 +362,16 @@ def test_sequence_training_and_evaluate(sim_dir: Path, tmp_path: Path) -> None:
 CONFIGS = sorted((Path(__file__).resolve().parents[2] / "configs").glob("*.yaml"))
 
 
+def _ctcf_dataset(out: Path) -> dict[str, str]:
+    """configs/ctcf.yaml's data keys pointed at a dataset built from the shipped CTCF peaks."""
+    from seqcnn.data.build import DatasetOptions, build_dataset
+
+    peaks = Path(__file__).resolve().parents[2] / "data" / "examples" / "Gm12878.CTCF.top500.w200.fa"
+    build_dataset(out, DatasetOptions(positives_fasta=[f"{peaks}:CTCF"]))
+    return {f"data.{key}": str(out / name) for key, name in
+            (("train", "train.fa"), ("valid", "valid.fa"), ("test", "test.fa"), ("labels", "labels.tsv"))}
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.stem)
 def test_every_config_trains(path: Path, sim_dir: Path, tmp_path: Path) -> None:
@@ -371,5 +381,7 @@ def test_every_config_trains(path: Path, sim_dir: Path, tmp_path: Path) -> None:
         overrides["data.path"] = str(sim_dir)
     if path.stem == "unet_shapes":
         overrides["data.options.n"] = "96"
+    if path.stem == "ctcf":  # a dataset from the shipped CTCF peaks, as the README makes it
+        overrides.update(_ctcf_dataset(tmp_path / "ctcf-data"))
     result = fit(load_config(path, overrides), out_dir=tmp_path / path.stem)
     assert result.epochs_run == 1 and result.model_path.is_file()
