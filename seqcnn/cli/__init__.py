@@ -24,7 +24,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "summary": ("seqcnn.cli.model_cmds:summary", "Layer-by-layer shapes, parameters, receptive field."),
     "train": ("seqcnn.cli.train_cmds:train", "Train a model from a YAML config."),
     "evaluate": ("seqcnn.cli.train_cmds:evaluate", "Metrics and ROC/PR curves of a model on labelled data."),
-    "score": ("seqcnn.cli.score_cmds:score", "Score FASTA records, BED intervals or a genome (tables, tracks)."),
+    "score": ("seqcnn.cli.score_cmds:score", "Score FASTA, BED intervals or a genome (tables, tracks)."),
     "vep": ("seqcnn.cli.vep_cmd:vep", "Score variant effects from a VCF."),
     "info": ("seqcnn.cli.score_cmds:info", "Show a model file's metadata and layers."),
     "export": ("seqcnn.cli.score_cmds:export", "Export a model to ONNX or TorchScript."),
