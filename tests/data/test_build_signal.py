@@ -127,6 +127,14 @@ def test_stranded_profiles_and_control_match_hand_computation(tiny: Path) -> Non
     assert set(result.manifest["configs_skipped"]) == {"bpnet", "basset", "deepsea"}
 
 
+def test_log1p_of_a_signed_track_is_refused(tiny: Path) -> None:
+    _write_bigwig(tiny / "signed.bw", [("chr1", 0, 1000, -0.5)], SIZES)
+    with pytest.raises(InputError, match=r"window chr1:\d+-\d+: its signal sum is -1 or less"):
+        build_dataset(tiny / "ds", _options(tiny, signal=[str(tiny / "signed.bw")], log1p=True))
+    assert not (tiny / "ds").exists()
+    build_dataset(tiny / "ds", _options(tiny, signal=[str(tiny / "signed.bw")]))  # without log1p: fine
+
+
 def test_bigwig_of_another_assembly_is_refused(tiny: Path) -> None:
     _write_bigwig(tiny / "other.bw", [("1", 0, 10, 1.0)], {"1": 1000, "2": 600, "3": 600})
     with pytest.raises(InputError) as info:

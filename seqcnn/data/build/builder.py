@@ -271,7 +271,14 @@ def _targets(reader: SignalReader | None, chrom: str, start: int,
     if reader is None:
         return None
     values = reader.window(chrom, start, start + opts.length)
-    return values if opts.profile else scalar_targets(values, opts.stat, opts.log1p)
+    if opts.profile:
+        return values
+    targets = scalar_targets(values, opts.stat, opts.log1p)
+    if opts.log1p and not np.isfinite(targets).all():  # log1p of -1 or less: a signed track
+        where = f"window {chrom}:{start}-{start + opts.length}"
+        raise InputError(f"{where}: its signal {opts.stat} is -1 or less, which has no log1p; leave --log1p "
+                         "out for signed tracks")
+    return targets
 
 
 def _write_genome_positives(writer: DatasetWriter, positives: PositiveWindows, split: np.ndarray,
