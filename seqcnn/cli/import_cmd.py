@@ -60,7 +60,7 @@ def state_dict(weights: str, architecture: str, sets: tuple[str, ...], tasks: st
     import yaml
 
     from seqcnn.errors import ConfigError
-    from seqcnn.models.convert import import_state_dict
+    from seqcnn.models.state_dict import import_state_dict
 
     try:
         kwargs = {k: yaml.safe_load(v) for k, v in parse_overrides(sets).items()}

@@ -1,5 +1,5 @@
-"""Published weights into seqcnn models: Keras HDF5 files (read with h5py, no TensorFlow) and PyTorch
-state dicts (``torch.load(weights_only=True)`` or safetensors, never unpickled).
+"""Published weights into seqcnn models: Keras HDF5 files, read with h5py (no TensorFlow). PyTorch state
+dicts are read by :mod:`seqcnn.models.state_dict`.
 
 Keras to PyTorch: a ``Conv1D`` kernel is stored ``(k, in, out)`` and becomes ``(out, in, k)`` (both
 frameworks cross-correlate, so nothing is flipped); ``BatchNormalization`` ``gamma, beta, moving_mean,
@@ -10,9 +10,6 @@ Functions::
 
     spliceai_from_keras(source) -> SpliceAI           # one released .h5 file, checked layer by layer
     import_spliceai(sources, *, version=None) -> ImportedModel   # the .h5 files, or the spliceai wheel
-    read_state_dict(path) -> dict[str, Tensor]        # .safetensors, or a torch.save'd state dict
-    load_weights(model, state, *, file=None)          # strict: names and shapes, errors name both
-    import_state_dict(path, architecture, model_kwargs, ...) -> ImportedModel
 
 A file that is not what it should be (another architecture, truncated, a layer missing, a shape that
 does not fit) is an ``InputError`` of one line that names the file, the layer and the shapes.
@@ -20,7 +17,6 @@ does not fit) is an ``InputError`` of one line that names the file, the layer an
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import re
@@ -36,6 +32,7 @@ from torch import nn
 from seqcnn.errors import ConfigError, InputError
 from seqcnn.models.registry import build_model
 from seqcnn.models.spliceai import GROUP_SIZE, SPLICEAI_TASKS, SPLICEAI_UNITS, SpliceAI
+from seqcnn.models.state_dict import ImportedModel, file_sha256
 
 SPLICEAI_SOURCE = {
     "name": "SpliceAI",
@@ -47,37 +44,6 @@ SPLICEAI_SOURCE = {
 """What the model file says about the released SpliceAI weights (the package's licence: GPLv3)."""
 
 _WHEEL_MODELS = re.compile(r"^spliceai/models/spliceai\d+\.h5$")
-
-
-@dataclass
-class ImportedModel:
-    """A converted model and what its model file should say about it.
-
-    Attributes
-    ----------
-    model
-        The model, in eval mode.
-    architecture, model_kwargs
-        Registered name and builder arguments (``build_model(architecture, **model_kwargs)``).
-    tasks, task_type
-        Output names and the output transform (``multiclass``: softmax over dim 1).
-    source
-        Where the weights came from: name, reference, url, package, version, licence, files (name and
-        sha256 of each).
-    """
-
-    model: nn.Module
-    architecture: str
-    model_kwargs: dict[str, Any]
-    tasks: list[str]
-    task_type: str
-    source: dict[str, Any] = field(default_factory=dict)
-
-    def metadata_fields(self) -> dict[str, Any]:
-        """Keyword arguments of ``seqcnn.modelfile.ModelMetadata`` for this model."""
-        return {"architecture": self.architecture, "model_kwargs": self.model_kwargs, "tasks": self.tasks,
-                "task_type": self.task_type, "rc_mode": "none", "source": self.source,
-                "training": {"imported": True}}
 
 
 # -- Keras HDF5 ------------------------------------------------------------------------------------
@@ -383,7 +349,7 @@ def import_spliceai(sources: list[str | Path], *, version: str | None = None) ->
     if len(members) > 1:
         for slot, member in zip(model.members, members, strict=True):
             slot.load_state_dict(member.state_dict())
-    files = [{"name": Path(str(i[0] if isinstance(i, tuple) else i)).name, "sha256": _sha256(i)}
+    files = [{"name": Path(str(i[0] if isinstance(i, tuple) else i)).name, "sha256": file_sha256(i)}
              for i in items]
     source = {**SPLICEAI_SOURCE, "version": version or "unknown", "files": files}
     return ImportedModel(model.eval(), "spliceai", {**kwargs, "n_models": len(members)}, list(SPLICEAI_TASKS),
@@ -400,117 +366,3 @@ def _common_kwargs(members: list[SpliceAI], names: list[str]) -> dict[str, Any]:
     context, channels, n_tasks, in_channels, eps = shapes[0]
     return {"context": context, "channels": channels, "n_tasks": n_tasks, "in_channels": in_channels,
             "eps": eps}
-
-
-def _sha256(item: str | Path | tuple[str, bytes]) -> str:
-    data = item[1] if isinstance(item, tuple) else Path(item).read_bytes()
-    return hashlib.sha256(data).hexdigest()
-
-
-# -- PyTorch state dicts ---------------------------------------------------------------------------
-def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
-    """Tensors of a ``.safetensors`` file or a ``torch.save``'d state dict, without unpickling.
-
-    Parameters
-    ----------
-    path
-        The file. A checkpoint dict holding the state dict under ``state_dict`` or
-        ``model_state_dict`` works too; a ``module.`` prefix (DataParallel) is dropped.
-
-    Returns
-    -------
-    dict[str, torch.Tensor]
-        Parameter and buffer names to tensors (on the CPU).
-
-    Raises
-    ------
-    InputError
-        A missing or unreadable file, or one that holds no state dict.
-    """
-    file = str(path)
-    if not Path(file).is_file():
-        raise InputError("no such file", file=file)
-    try:
-        if file.endswith(".safetensors"):
-            from safetensors.torch import load_file
-
-            state: Any = load_file(file, device="cpu")
-        else:
-            state = torch.load(file, map_location="cpu", weights_only=True)  # never unpickles code
-    except Exception as exc:  # torch and safetensors raise several kinds for foreign or truncated files
-        reason = f"{type(exc).__name__}: {str(exc)[:200]}"
-        raise InputError(f"not a readable state dict ({reason})", file=file) from None
-    for key in ("state_dict", "model_state_dict"):
-        if isinstance(state, dict) and isinstance(state.get(key), dict):
-            state = state[key]
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise InputError("the file holds no state dict (a mapping of names to tensors)", file=file)
-    return {k.removeprefix("module."): v for k, v in state.items()}
-
-
-def load_weights(model: nn.Module, state: dict[str, torch.Tensor], *, file: str | None = None) -> nn.Module:
-    """Copy ``state`` into ``model`` after checking every name and shape.
-
-    Parameters
-    ----------
-    model
-        The model (changed in place).
-    state
-        Names to tensors, as ``model.state_dict()`` names them.
-    file
-        The file ``state`` came from, named in errors.
-
-    Returns
-    -------
-    torch.nn.Module
-        ``model``.
-
-    Raises
-    ------
-    InputError
-        A missing or unexpected tensor (naming it) or a shape that does not fit (naming both shapes).
-    """
-    expected = model.state_dict()
-    missing = [k for k in expected if k not in state and not k.endswith("num_batches_tracked")]
-    extra = [k for k in state if k not in expected]
-    if missing or extra:
-        raise InputError(f"weights do not fit the architecture: missing {missing[:3]}, "
-                         f"unexpected {extra[:3]}", file=file)
-    for name, value in state.items():
-        if tuple(value.shape) != tuple(expected[name].shape):
-            raise InputError(f"tensor {name!r} has shape {tuple(value.shape)}, the architecture expects "
-                             f"{tuple(expected[name].shape)}", file=file)
-    model.load_state_dict(state, strict=False)
-    return model
-
-
-def import_state_dict(path: str | Path, architecture: str, model_kwargs: dict[str, Any] | None = None, *,
-                      tasks: list[str] | None = None, task_type: str = "regression") -> ImportedModel:
-    """A registered architecture with the weights of a PyTorch state dict file.
-
-    Parameters
-    ----------
-    path
-        A ``.safetensors`` file or a ``torch.save``'d state dict (:func:`read_state_dict`).
-    architecture, model_kwargs
-        The registered model and its builder arguments, which the weights must fit.
-    tasks, task_type
-        Output names (default ``task_0 ...`` from the output count is left to the reader) and the
-        output transform.
-
-    Returns
-    -------
-    ImportedModel
-        The model in eval mode; ``source`` names the file and its sha256.
-
-    Raises
-    ------
-    ConfigError
-        An unknown architecture or argument.
-    InputError
-        An unreadable file or weights that do not fit (see :func:`load_weights`).
-    """
-    kwargs = dict(model_kwargs or {})
-    model = load_weights(build_model(architecture, **kwargs), read_state_dict(path), file=str(path))
-    source = {"files": [{"name": Path(path).name, "sha256": _sha256(Path(path))}]}
-    return ImportedModel(model.eval(), architecture, kwargs, list(tasks or []), task_type, source)

@@ -13,14 +13,9 @@ import torch
 from safetensors.torch import save_file
 
 from seqcnn.errors import ConfigError, InputError
-from seqcnn.models.convert import (
-    import_spliceai,
-    import_state_dict,
-    load_weights,
-    read_state_dict,
-    spliceai_from_keras,
-)
+from seqcnn.models.convert import import_spliceai, spliceai_from_keras
 from seqcnn.models.registry import build_model
+from seqcnn.models.state_dict import import_state_dict, load_weights, read_state_dict
 from seqcnn.seq.encode import one_hot, reverse_complement
 from seqcnn.seq.fasta import read_fasta
 
