@@ -73,28 +73,6 @@ class Genome:
             hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
         return InputError(f"chromosome {chrom!r} is not in the genome{hint}", file=self.path)
 
-    def contig_length(self, chrom: str) -> int:
-        """The length of ``chrom``.
-
-        Parameters
-        ----------
-        chrom
-            Chromosome name, exactly as in the FASTA file.
-
-        Returns
-        -------
-        int
-            Its length in bases.
-
-        Raises
-        ------
-        InputError
-            An unknown chromosome, with a suggestion (e.g. ``chr1`` for ``1``).
-        """
-        if chrom not in self.chroms:
-            raise self._unknown(chrom)
-        return self.chroms[chrom]
-
     def interval_problem(self, chrom: str, start: int, end: int) -> tuple[str, str] | None:
         """Why ``chrom:[start, end)`` is not inside this genome, or None when it is.
 
