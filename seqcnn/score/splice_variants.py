@@ -41,7 +41,7 @@ from seqcnn._common import metadata_of, preserved, resolve_batch_size
 from seqcnn.errors import ConfigError, InputError
 from seqcnn.models.spliceai import SPLICEAI_TASKS
 from seqcnn.progress import progress_bar
-from seqcnn.score.variants import _inside, _length
+from seqcnn.score.variants import on_known_contig, variant_chrom_length
 from seqcnn.seq.encode import one_hot, reverse_complement
 from seqcnn.seq.variants import Variant, VcfStats
 
@@ -238,8 +238,8 @@ def _jobs(variants: Iterable[Variant], genome: Any, annotation: GeneAnnotation |
     lengths: dict[str, int | None] = {}
     for v in variants:
         if v.chrom not in lengths:
-            lengths[v.chrom] = _length(genome, v, file, stats is None)
-        if stats is not None and not _inside(v, lengths[v.chrom], genome, stats):
+            lengths[v.chrom] = variant_chrom_length(genome, v, file, stats is None)
+        if stats is not None and not on_known_contig(v, lengths[v.chrom], genome, stats):
             continue
         seq = genome.fetch(v.chrom, v.pos - 1 - half, v.pos + half)
         match = seq[half: half + len(v.ref)].upper() == v.ref.upper()

@@ -89,9 +89,9 @@ def _variant_chunks(scorer: Scorer, variants: Iterable[Variant], genome: Any, wi
 
     for variant in variants:
         if variant.chrom not in lengths:
-            lengths[variant.chrom] = _length(genome, variant, file, stats is None)
+            lengths[variant.chrom] = variant_chrom_length(genome, variant, file, stats is None)
         length = lengths[variant.chrom]
-        if stats is not None and not _inside(variant, length, genome, stats):
+        if stats is not None and not on_known_contig(variant, length, genome, stats):
             continue
         ref, alt, match = variant_windows(variant, genome, width, file=file, length=length)
         label = variant.id if variant.id != "." else f"{variant.chrom}:{variant.pos}"
@@ -105,7 +105,7 @@ def _variant_chunks(scorer: Scorer, variants: Iterable[Variant], genome: Any, wi
         yield flush()
 
 
-def _length(genome: Any, variant: Variant, file: str | None, strict: bool = True) -> int | None:
+def variant_chrom_length(genome: Any, variant: Variant, file: str | None, strict: bool = True) -> int | None:
     """The chromosome's length; an unknown one raises (``strict``) or gives None."""
     if not strict and variant.chrom not in genome.chroms:
         return None
@@ -117,7 +117,7 @@ def _length(genome: Any, variant: Variant, file: str | None, strict: bool = True
                          record=where) from None
 
 
-def _inside(variant: Variant, length: int | None, genome: Any, stats: VcfStats) -> bool:
+def on_known_contig(variant: Variant, length: int | None, genome: Any, stats: VcfStats) -> bool:
     """True when the variant's REF lies on a known contig; else counted in ``stats`` as a reject."""
     if length is None:
         stats.reject("unknown contig", f"unknown contig {variant.chrom!r} (not in "

@@ -32,7 +32,7 @@ from seqcnn.motifs.modisco import (
 )
 from seqcnn.report.html import modisco_section, page, section
 from seqcnn.seq.meme import Motif, write_meme
-from seqcnn.workflows.motif_pipeline import Q_THRESHOLD, _sample_equal_length, target_label
+from seqcnn.workflows.motif_pipeline import Q_THRESHOLD, sample_equal_length, target_label
 
 CWM_FLANK = 4
 """Bases shown each side of a pattern's core in its CWM logo (as modisco-lite's report)."""
@@ -186,7 +186,7 @@ def modisco_part(model: nn.Module, records: Sequence[tuple[str, str]], targets: 
     """
     from seqcnn.report.logos import motif_logo_pngs
 
-    chosen = _sample_equal_length(records, options.n_sequences)
+    chosen = sample_equal_length(records, options.n_sequences)
     ids = [records[i][0] for i in chosen]
     result = modisco_patterns(
         model, [records[i][1] for i in chosen], attribution=options.attribution,

@@ -133,7 +133,7 @@ def influence_png(motifs: Sequence[FilterMotif], *, top: int = 30) -> bytes | No
     return figure_png(influence_figure([m.name for m in ranked], [m.mean_influence for m in ranked]))
 
 
-def _sample_equal_length(records: Sequence[tuple[str, str]], n: int) -> list[int]:
+def sample_equal_length(records: Sequence[tuple[str, str]], n: int) -> list[int]:
     """Indices of at most ``n`` records (seeded random, in input order) of the most common length."""
     lengths = np.array([len(seq) for _, seq in records])
     values, counts = np.unique(lengths, return_counts=True)
@@ -147,7 +147,7 @@ def _top_records(model: nn.Module, records: Sequence[tuple[str, str]], n: int, *
                  ) -> list[tuple[str, str, str, int, float]]:
     """The ``n`` records (of a seeded random ``pool`` of equal length) with the highest score of any task,
     as ``seqcnn.score.scoring.predict`` scores them: ``(id, seq, task name, task, score)``."""
-    chosen = _sample_equal_length(records, pool)
+    chosen = sample_equal_length(records, pool)
     best = predict(model, [records[i][1] for i in chosen], batch_size=batch_size, device=device)
     names = task_names(model, best.shape[1])
     top = best.argmax(axis=1)
@@ -182,7 +182,7 @@ def example_maps(model: nn.Module, records: Sequence[tuple[str, str]], n: int, *
     from seqcnn.interpret.ism import ism
 
     with preserved(model, device) as m:
-        length = len(records[_sample_equal_length(records, 1)[0]][1])
+        length = len(records[sample_equal_length(records, 1)[0]][1])
         with torch.no_grad():
             is_profile = is_profile_output(m(torch.zeros(1, 4, length, device=model_device(m))))
         scalar = m
@@ -227,7 +227,7 @@ def attribution_motifs(
     """
     from seqcnn.motifs.seqlets import ism_contributions, seqlet_motifs
 
-    chosen = _sample_equal_length(records, n)
+    chosen = sample_equal_length(records, n)
     x, contributions = ism_contributions(model, [records[i][1] for i in chosen], batch_size=batch_size,
                                          device=device, progress=progress)
     clusters = seqlet_motifs(contributions, x)
