@@ -77,8 +77,9 @@ ARCHITECTURES = {
         nn.Conv1d(4, 6, 5, padding=2), ChannelLayerNorm(6), nn.ReLU(), nn.Conv1d(6, 3, 3), nn.Flatten(),
         nn.LazyLinear(2)),
     "wide_kernels_by_transform": lambda: nn.Sequential(
-        nn.Conv1d(4, 6, 9, padding=4), nn.Tanh(), nn.Conv1d(6, 5, 11, padding=5), nn.ReLU(),
-        nn.Conv1d(5, 4, 7, dilation=2), nn.Flatten(), nn.LazyLinear(2)),
+        # 64 channels: with fewer, the transforms' own cost makes the direct product cheaper
+        nn.Conv1d(4, 64, 9, padding=4), nn.Tanh(), nn.Conv1d(64, 64, 11, padding=5), nn.ReLU(),
+        nn.Conv1d(64, 64, 7, dilation=2), nn.Flatten(), nn.LazyLinear(2)),
     "grouped_and_pointwise": lambda: nn.Sequential(
         nn.Conv1d(4, 8, 5), nn.LeakyReLU(0.1), nn.Conv1d(8, 8, 3, groups=4), nn.Conv1d(8, 4, 1), nn.SiLU(),
         nn.Flatten(), nn.LazyLinear(1)),
@@ -112,6 +113,25 @@ def test_wide_later_kernels_take_the_transform_path(random_one_hot) -> None:
     the_plan = plan(record(model.eval(), random_one_hot(1, 37).float()), 0, 37)
     convs = [s for s in the_plan.steps if isinstance(s, Conv)]
     assert [c.spectral is not None for c in convs] == [True, True]
+
+
+def test_wide_windows_of_few_channels_take_the_direct_product(random_one_hot) -> None:
+    # a dilated tower's late layers: windows hundreds wide, 64 channels; the transforms would cost
+    # more than the 3-tap product itself (BPNet ISM went from ~400 to ~1,100 mut/s with this choice)
+    model = build_model("bpnet", n_layers=6).eval()
+    length = 21 - 1 + 2 * (2 + 4 + 8 + 16 + 32 + 64) + 75
+    the_plan = plan(record(model, random_one_hot(1, length).float()), 0, length)
+    convs = [s for s in the_plan.steps if isinstance(s, Conv)]
+    wide = [c for c in convs if c.in_geo.width > 40]
+    assert wide and all(c.spectral is None for c in wide)
+
+
+def test_ops_the_output_does_not_read_are_not_planned(random_one_hot) -> None:
+    # BPNet scored through its counts: the profile head's convolution is never computed
+    model = BPNetScalar(build_model("bpnet", n_layers=2, profile_kernel=5), output="counts").eval()
+    trace = record(model, random_one_hot(1, 60).float())
+    convs = [op for op in trace.ops if op.name == "conv1d"]
+    assert len(convs) == 1 + 2  # first convolution and the tower; the profile one is pruned
 
 
 def test_span_is_a_slice_of_the_full_map(random_one_hot, assert_matches_naive) -> None:
@@ -303,8 +323,11 @@ def test_chunks_of_one_sequence_fill_one_result(monkeypatch: pytest.MonkeyPatch,
 @pytest.mark.parametrize("name", ["basset", "deepsea", "koo_cnn"])
 def test_blocks_alone_or_in_groups_give_the_same_changes(name: str, monkeypatch: pytest.MonkeyPatch,
                                                          random_one_hot, randomize_norms) -> None:
+    import seqcnn.interpret.ism.engine.conv as ism_conv
     import seqcnn.interpret.ism.engine.fast as ism_fast
 
+    # the small models' few channels would pick the direct product; force the shared transform path
+    monkeypatch.setattr(ism_conv, "FFT_ADVANTAGE", 1e9)
     torch.manual_seed(0)
     model = randomize_norms(build_model(name, **get_spec(name).small).double()).eval()
     length = get_spec(name).small.get("input_length", 60)

@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from seqcnn.interpret.ism.engine.steps import Step, as_local, resolve, shift
 from seqcnn.interpret.ism.engine.window import BlockContext, Geo, Local
 
-FFT_ADVANTAGE = 0.8  # use the transform when its B real products < 0.8 * K * w direct ones
+FFT_ADVANTAGE = 0.8  # use the transform when it costs < 0.8x the direct product (see Spectral.cost)
 
 
 @dataclass
@@ -99,7 +99,8 @@ class Conv(Step):
             return
         c_out, c_in, kernel = self.op_weight.shape
         width, span = self.in_geo.width, (kernel - 1) * self.dilation
-        if width > 1 and Spectral.bands(width, span) < FFT_ADVANTAGE * kernel * width:
+        direct = kernel * c_out * c_in * width
+        if width > 1 and Spectral.cost(width, span, c_in, c_out) < FFT_ADVANTAGE * direct:
             self.spectral = Spectral.build(self.op_weight, width, self.dilation)
         else:
             self.stacked = self.op_weight.permute(2, 0, 1).reshape(-1, c_in).contiguous()
@@ -214,6 +215,16 @@ class Spectral:
         """Real products per channel pair of a ``width``-wide window (``B``)."""
         n = width + span
         return 1 + (n % 2 == 0) + 3 * ((n - 1) // 2)
+
+    @staticmethod
+    def cost(width: int, span: int, c_in: int, c_out: int) -> int:
+        """Multiply-adds per row of ``full``: forward transform, per-band products, inverse transform.
+
+        The transforms matter for wide windows of few channels (a dilated tower's later layers), the
+        per-band products for narrow windows of many (Basset).
+        """
+        bands = Spectral.bands(width, span)
+        return bands * (width * c_in + c_out * c_in + (width + span) * c_out)
 
     def full_group(self, deltas: list[torch.Tensor]) -> list[torch.Tensor]:
         """``full`` of several changes ``(C_in, n, m, B, w)`` in one pass over their rows (as views)."""

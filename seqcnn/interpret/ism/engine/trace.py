@@ -152,4 +152,17 @@ def record(model: torch.nn.Module, x: torch.Tensor) -> Trace:
         lambda t: Ref(recorder.ids[id(t)]) if isinstance(t, torch.Tensor) and id(t) in recorder.ids else t,
         out,
     )
+    recorder.trace.ops = live_ops(recorder.trace)
     return recorder.trace
+
+
+def live_ops(trace: Trace) -> list[Op]:
+    """The ops the output depends on, in call order; the rest (e.g. the profile head of a model
+    scored through its counts) would only cost time in every ISM block."""
+    live = {r.index for r in refs_of(trace.output)}
+    kept = []
+    for op in reversed(trace.ops):
+        if any(r.index in live for r in refs_of(op.outputs)):
+            kept.append(op)
+            live.update(r.index for r in refs_of((op.args, op.kwargs)))
+    return kept[::-1]
