@@ -35,6 +35,7 @@ from seqcnn.interpret.ism.engine.ops import (
     reduced_dims,
     use_counts,
 )
+from seqcnn.interpret.ism.engine.ownership import mark_owners
 from seqcnn.interpret.ism.engine.trace import Op, Ref, Trace, Unsupported, refs_of
 from seqcnn.interpret.ism.engine.window import Geo, conv_geometry
 
@@ -110,6 +111,7 @@ class Planner:
             for r in refs_of(op.outputs):
                 self.producer[r.index] = step
         self.steps = [s for s in self.steps if not getattr(s, "skipped", False)]
+        mark_owners(self.steps, self.producer, self.trace)
         return self.finish()
 
     def windowed(self, op: Op) -> st.Step | None:
@@ -268,8 +270,7 @@ class Planner:
         if out_len == 1 and pad_left == 0 and kernel >= in_geo.length:
             self.kind[out] = "dense"
             if cls is st.MaxPool:
-                in_geo.pad_value = -torch.inf
-                return red.GlobalMax(op, out, keepdim=True, source=source, post=post)
+                return self.max_over_positions(op, out, source, post, keepdim=True)
             return red.GlobalSum(op, out, mean=True, keepdim=True) if kernel == in_geo.length else None
         geo, read_lo, read_width = conv_geometry(in_geo, kernel, stride, dilation, pad_left, out_len,
                                                  in_geo.channels)
@@ -299,9 +300,19 @@ class Planner:
 
     def global_max(self, op: Op, out: int, source: Ref, keepdim: bool) -> st.Step:
         source, post = self.fuse_activation(source)
-        self.geo_of(source).pad_value = -torch.inf
         self.kind[out] = "dense"
-        return red.GlobalMax(op, out, keepdim=keepdim, source=source, post=post)
+        return self.max_over_positions(op, out, source, post, keepdim=keepdim)
+
+    def max_over_positions(self, op: Op, out: int, source: Ref, post: Op | None, keepdim: bool) -> st.Step:
+        """A GlobalMax of ``source``; the first convolution making it runs inside it when nothing else
+        reads its output (see ``first_max``)."""
+        self.geo_of(source).pad_value = -torch.inf
+        first = self.producer.get(source.index)
+        if isinstance(first, FirstConv) and self.uses.get(source.index, 0) == 1:
+            first.skipped = True  # type: ignore[attr-defined]
+        else:
+            first = None
+        return red.GlobalMax(op, out, keepdim=keepdim, source=source, post=post, first=first)
 
     def rule_adaptive_avg_pool1d(self, op: Op, out: int) -> st.Step | None:
         if one_value(bind(op)["output_size"]) != 1:

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from seqcnn.interpret.ism.engine.first_max import FirstConvMax
 from seqcnn.interpret.ism.engine.steps import Flat, InputRep, Step, apply_post, as_local, halving_max, resolve
 from seqcnn.interpret.ism.engine.trace import Op, Ref
 from seqcnn.interpret.ism.engine.window import BlockContext, Geo, Local
@@ -126,41 +127,70 @@ class FlatLinear(Step):
 @dataclass
 class GlobalMax(Step):
     """Max over all positions: running maxima of the reference outside the window, values inside
-    (a fused monotone activation applied to the (M, C) result)."""
+    (a fused monotone activation applied to the (M, C) result).
+
+    When the pooled value is the first convolution's output and nothing else reads it, the planner
+    hands that ``FirstConv`` step over (``first``) and both run as one kernel (``first_max``).
+    """
 
     keepdim: bool = False
     source: Ref | None = None
     post: Op | None = None
+    first: Any = None  # the FirstConv step making ``source``, run here (see first_max)
+    fused: FirstConvMax | None = None
+
+    def prepare(self, period: int, start: int) -> None:
+        if self.first is not None:
+            self.first.prepare(period, start)
+            self.fused = FirstConvMax(self.first)
 
     def run(self, ctx: BlockContext, env: dict[int, Any]) -> None:
-        x = as_local(ctx, resolve(ctx, env, self.source or self.op.args[0]))
-        geo = x.geo
-        prefix, suffix = ctx.state.running_max(x.index)
+        source = self.source or self.op.args[0]
+        if self.fused is not None and self.fused.usable(ctx):
+            geo = self.first.geo
+            outside = self.outside(ctx, geo, source.index)
+            out = self.fused.run(ctx, source.index, geo, outside).reshape(ctx.batch, -1)
+        else:
+            if self.first is not None:
+                self.first.run(ctx, env)
+            x = as_local(ctx, resolve(ctx, env, source))
+            value = x.value(ctx)
+            valid = ctx.mask(x.geo)
+            if valid is not None:
+                value = value.masked_fill(~valid, -torch.inf)
+            inside = halving_max(value)  # (C, n, m, B)
+            outside = self.outside(ctx, x.geo, x.index)
+            out = torch.maximum(inside, outside.permute(1, 0, 2)[..., None])
+            out = out.permute(1, 2, 3, 0).reshape(ctx.batch, -1)
+        out = apply_post(self.post, ctx, env, out)
+        env[self.out] = out[..., None] if self.keepdim else out
+
+    @staticmethod
+    def outside(ctx: BlockContext, geo: Geo, index: int) -> torch.Tensor:
+        """(n, C, m) maxima of the reference outside each position's window."""
+        prefix, suffix = ctx.state.running_max(index)
         lo = geo.lo[ctx.first] + np.arange(ctx.m) * geo.step
         before = torch.from_numpy(np.clip(lo, 0, geo.length)).to(prefix.device)
         after = torch.from_numpy(np.clip(lo + geo.width, 0, geo.length)).to(prefix.device)
-        outside = torch.maximum(prefix[ctx.n0:ctx.n1].index_select(2, before),
-                                suffix[ctx.n0:ctx.n1].index_select(2, after))  # (n, C, m)
-        value = x.value(ctx)
-        valid = ctx.mask(geo)
-        if valid is not None:
-            value = value.masked_fill(~valid, -torch.inf)
-        inside = halving_max(value)  # (C, n, m, B)
-        out = torch.maximum(inside, outside.permute(1, 0, 2)[..., None])
-        out = apply_post(self.post, ctx, env, out.permute(1, 2, 3, 0).reshape(ctx.batch, -1))
-        env[self.out] = out[..., None] if self.keepdim else out
+        return torch.maximum(prefix[ctx.n0:ctx.n1].index_select(2, before),
+                             suffix[ctx.n0:ctx.n1].index_select(2, after))
 
 
 @dataclass
 class GlobalSum(Step):
-    """Sum or mean over all positions: reference plus the summed change."""
+    """Sum or mean over all positions: reference plus the summed change (over the positions inside the
+    tensor, so its input need not have reset the others)."""
 
     mean: bool = False
     keepdim: bool = False
 
     def run(self, ctx: BlockContext, env: dict[int, Any]) -> None:
         x = as_local(ctx, resolve(ctx, env, self.op.args[0]))
-        change = x.delta(ctx).sum(-1).permute(1, 2, 3, 0)  # (n, m, B, C)
+        delta = x.delta(ctx)
+        change = delta.sum(-1)  # (C, n, m, B)
+        for j, a, b in ctx.cuts(x.geo):  # positions outside the tensor need not have been reset
+            change[:, :, j] -= delta[:, :, j, :, :a].sum(-1) + delta[:, :, j, :, max(a, b):].sum(-1)
+        change = change.permute(1, 2, 3, 0)  # (n, m, B, C)
         if self.mean:
             change = change / x.geo.length
         ref = ctx.state.values[self.out][ctx.n0:ctx.n1]

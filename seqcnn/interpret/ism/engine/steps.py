@@ -164,6 +164,7 @@ class Binary(Step):
 
     geo: Geo = None  # type: ignore[assignment]
     linear: bool = False  # add/sub of two positional values: add the changes
+    owned: set[int] = field(default_factory=set)  # operands whose fresh values only this step reads
 
     def run(self, ctx: BlockContext, env: dict[int, Any]) -> None:
         args = resolve(ctx, env, self.op.args)
@@ -171,9 +172,12 @@ class Binary(Step):
         lo = int(self.geo.lo[ctx.first])
         if self.linear:
             a, b = (as_local(ctx, v) for v in args[:2])
-            da = shift(a.delta(ctx), int(a.geo.lo[ctx.first]) - lo, self.geo.width)
-            db = shift(b.delta(ctx), int(b.geo.lo[ctx.first]) - lo, self.geo.width)
-            delta = da - db if self.op.name in ("sub", "__sub__", "sub_", "__isub__") else da + db
+            subtract = self.op.name in ("sub", "__sub__", "sub_", "__isub__")
+            delta = self.add_into_wider(ctx, a, b, subtract)
+            if delta is None:  # the plain form: both changes padded to the union window
+                da = shift(a.delta(ctx), int(a.geo.lo[ctx.first]) - lo, self.geo.width)
+                db = shift(b.delta(ctx), int(b.geo.lo[ctx.first]) - lo, self.geo.width)
+                delta = da - db if subtract else da + db
             env[self.out] = ctx.clean(Local(self.geo, self.out, delta=delta))
             return
 
@@ -187,6 +191,33 @@ class Binary(Step):
 
         value = self.op.func(*[widen(v) for v in args], **kwargs)
         env[self.out] = ctx.clean(Local(self.geo, self.out, value=value))
+
+
+    def add_into_wider(self, ctx: BlockContext, a: Local, b: Local, subtract: bool) -> torch.Tensor | None:
+        """``a -/+ b`` written into a fresh copy of the change of whichever operand spans the output
+        window, the other added over its part of it (a residual connection: one pass fewer than padding
+        both, and no padded copies); None when neither spans the window."""
+        lo = int(self.geo.lo[ctx.first])
+        for wide, narrow, negate in ((a, b, False), (b, a, subtract)):
+            offset = int(narrow.geo.lo[ctx.first]) - lo
+            if (int(wide.geo.lo[ctx.first]) != lo or wide.geo.width != self.geo.width or offset < 0
+                    or offset + narrow.geo.width > self.geo.width):
+                continue
+            if wide._delta is None and wide._scale is None and wide.index in self.owned:
+                out = wide._value.sub_(ctx.ref_window(wide))  # nobody else reads these values
+            elif wide._delta is None and wide._scale is None:  # value only: its change, not cached
+                out = wide._value - ctx.ref_window(wide)
+            else:
+                out = wide.delta(ctx).clone()
+            if negate:
+                out.neg_()
+            window = out[..., offset: offset + narrow.geo.width]
+            if subtract and not negate:
+                window.sub_(narrow.delta(ctx))
+            else:
+                window.add_(narrow.delta(ctx))
+            return out
+        return None
 
 
 def apply_post(post: Op | None, ctx: BlockContext, env: dict[int, Any], value: torch.Tensor) -> torch.Tensor:
@@ -294,6 +325,7 @@ class Shift(Step):
     outs: list[int] = field(default_factory=list)  # several outputs (chunk/split)
     slices: list[slice] = field(default_factory=list)
     input_pad: bool = False  # zero padding of the one-hot input: still the input
+    keep_outside: bool = False  # read only by linear adds, which reset out-of-tensor positions
 
     def run(self, ctx: BlockContext, env: dict[int, Any]) -> None:
         x = resolve(ctx, env, self.op.args[0])
@@ -307,7 +339,8 @@ class Shift(Step):
             return
         if self.channels is not None:
             delta = delta[self.channels]
-        env[self.out] = ctx.clean(Local(self.geo, self.out, delta=delta), owned=False)
+        local = Local(self.geo, self.out, delta=delta)
+        env[self.out] = local if self.keep_outside else ctx.clean(local, owned=False)
 
 
 @dataclass

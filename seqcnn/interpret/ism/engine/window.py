@@ -143,6 +143,15 @@ class ChunkState:
             self.ext[index] = ext
         return ext
 
+    def channels_last(self, index: int, geo: Geo) -> torch.Tensor:
+        """``ext_of(index, geo)`` laid out (n, left + L + right, C) (built once per chunk)."""
+        key = -1 - index  # beside the channels-first copies, which use the index itself
+        ext = self.ext.get(key)
+        if ext is None:
+            ext = self.ext_of(index, geo).transpose(1, 2).contiguous()
+            self.ext[key] = ext
+        return ext
+
     def running_max(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Prefix and suffix maxima (n, C, L + 1) of value ``index`` (``-inf`` for empty ranges)."""
         if index not in self.prefix:
@@ -206,6 +215,17 @@ class BlockContext:
         pos = lo[:, None] + np.arange(geo.width)[None, :]
         return (pos >= 0) & (pos < geo.length)
 
+    def cuts(self, geo: Geo) -> list[tuple[int, int, int]]:
+        """``(j, a, b)`` for the block's windows with positions outside the tensor: window ``j``'s
+        ``[:a]`` lie before 0 and ``[max(a, b):]`` from ``length`` on (edge blocks only)."""
+        if not self.edge:
+            return []
+        lo = geo.lo[self.first] + np.arange(self.m) * geo.step
+        head = np.clip(-lo, 0, geo.width)  # positions before 0
+        tail = np.clip(lo + geo.width - geo.length, 0, geo.width)  # positions from `length` on
+        bad = np.flatnonzero((head > 0) | (tail > 0))
+        return [(int(j), int(head[j]), geo.width - int(tail[j])) for j in bad]
+
     def clean(self, local: Local, owned: bool = True) -> Local:
         """Reset window positions outside the tensor to the reference (edge blocks only).
 
@@ -216,13 +236,9 @@ class BlockContext:
         if not self.edge:
             return local
         geo = local.geo
-        lo = geo.lo[self.first] + np.arange(self.m) * geo.step
-        head = np.clip(-lo, 0, geo.width)  # positions before 0
-        tail = np.clip(lo + geo.width - geo.length, 0, geo.width)  # positions from `length` on
-        bad = np.flatnonzero((head > 0) | (tail > 0))
-        if not len(bad):
+        cuts = self.cuts(geo)
+        if not cuts:
             return local
-        cuts = [(int(j), int(head[j]), geo.width - int(tail[j])) for j in bad]
         if local._value is not None and local._delta is None and geo.pad_value == 0:
             value = local._value if owned else local._value.clone()
             ref = self.ref_window(local)
