@@ -7,4 +7,6 @@
 - ``seqcnn.motifs.pwm``: probability matrices: information content, trimming, consensus.
 - ``seqcnn.motifs.annotate``: TomTom against JASPAR or a MEME file; ``annotate`` takes filter motifs
   and MEME motifs alike.
+- ``seqcnn.motifs.recovery``: which planted motifs a model's motifs recovered (the one rule of
+  ``seqcnn demo`` and ``scripts/bench_train.py --sets``).
 """

@@ -21,9 +21,10 @@ from seqcnn.config import AugmentConfig, DataConfig, ModelConfig, OutputConfig, 
 from seqcnn.device import resolve_device
 from seqcnn.io.tables import write_table
 from seqcnn.modelfile import load_model
+from seqcnn.motifs.recovery import RECOVERY_TOP, recovered_motifs
 from seqcnn.score.scoring import predict
 from seqcnn.seq.fasta import read_fasta
-from seqcnn.seq.meme import Motif, read_meme
+from seqcnn.seq.meme import read_meme
 from seqcnn.seq.simulate import simulate_dataset
 from seqcnn.train.loop import TrainResult, fit
 
@@ -84,7 +85,9 @@ class DemoResult:
     planted
         Names of the planted motifs.
     recovered
-        Planted motifs some filter matches (q < 0.05).
+        Planted motifs some filter recovered (``seqcnn.motifs.recovery.recovered_motifs``: a TomTom
+        match with q < 0.05 among the filter's top 5 that is the planted matrix, one of the same TF or
+        one TomTom cannot tell from it).
     fraction_filters_matched
         Filters matching any target motif.
     outputs
@@ -189,32 +192,6 @@ def _mutation_maps(model: torch.nn.Module, test_fasta: Path, scores: pd.DataFram
     return paths
 
 
-def recovered_motifs(matches: pd.DataFrame, planted: list[Motif], q: float = 0.05) -> list[str]:
-    """Names of planted motifs that some filter matches with TomTom q < ``q``.
-
-    A match is the same JASPAR matrix, or another matrix of the same TF (JASPAR often holds several
-    per factor).
-
-    Parameters
-    ----------
-    matches
-        Filter matches (``MATCH_COLUMNS``).
-    planted
-        The planted motifs.
-    q
-        q-value threshold.
-
-    Returns
-    -------
-    list[str]
-        Names of the recovered planted motifs.
-    """
-    hits = matches.loc[matches["q_value"] < q]
-    ids = set(hits["target_id"].astype(str))
-    names = set(hits["target_name"].astype(str).str.upper())
-    return [m.name for m in planted if m.id in ids or m.name.upper() in names]
-
-
 def run_demo(out_dir: str | Path, *, quick: bool = False, device: str | None = None,
              progress: bool = True, log: Log = print) -> DemoResult:
     """Run the whole pipeline into ``out_dir`` (safe to repeat: outputs are replaced atomically).
@@ -284,7 +261,8 @@ def format_summary(result: DemoResult) -> str:
     """
     lines = [
         f"test AUROC (mean over {len(result.planted)} motifs): {result.test_auroc:.3f}",
-        f"planted motifs recovered by a filter (TomTom q < 0.05): "
+        f"planted motifs recovered by a filter (TomTom q < 0.05 among its top {RECOVERY_TOP}; "
+        f"same-TF or equivalent matrices count): "
         f"{len(result.recovered)}/{len(result.planted)} ({', '.join(result.recovered) or 'none'})",
         f"filters matching a JASPAR motif: {result.fraction_filters_matched:.0%}",
         f"finished in {result.seconds:.0f} s; outputs:",

@@ -36,3 +36,16 @@ def test_quick_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert scores.drop(columns="id").apply(lambda c: c.between(0, 1).all()).all()
     assert len(list((out / "mutation_maps").glob("*.png"))) == 3
     assert (out / "run" / "model.safetensors").is_file()
+
+
+def test_demo_counts_recovery_with_the_benchmark_rule() -> None:
+    """One definition: the demo's count is seqcnn.motifs.recovery's (as scripts/bench_train.py --sets)."""
+    from seqcnn.motifs import recovery
+    from seqcnn.workflows import demo
+
+    assert demo.recovered_motifs is recovery.recovered_motifs
+    result = demo.DemoResult(0.95, ["HOXB2", "Prdm14"], ["HOXB2"], 0.5, seconds=1.0)
+    line = demo.format_summary(result).splitlines()[1]
+    assert line == ("planted motifs recovered by a filter (TomTom q < 0.05 among its top 5; same-TF or "
+                    "equivalent matrices count): 1/2 (HOXB2)")
+    assert re.search(r"recovered[^:]*: (\d+)/2", line).group(1) == "1"  # what the end-to-end test reads
