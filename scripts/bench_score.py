@@ -12,13 +12,19 @@ once per round, rounds interleaved, medians reported):
 - ``seqcnn score``: end to end, ``seqcnn score MODEL FASTA -o out.tsv`` in a subprocess: start-up,
   model load, FASTA parsing, encoding, scoring and writing the TSV (ratio vs ``forward``, target >= 85%);
 - ``start-up``: the same command on a one-record FASTA file (seconds);
-- ``tangermeme``: ``tangermeme.utils.one_hot_encode`` on every (already parsed) sequence, stacked,
-  then ``tangermeme.predict`` (batch 256); its time excludes file parsing (ours includes it);
+- ``tangermeme``: tangermeme's one-hot encoder on the (already parsed) sequences, then
+  ``tangermeme.predict``; its time excludes file parsing (ours includes it). It runs at its best:
+  before the timed rounds, on the first ``--sweep`` sequences (Basset: ``--sweep-basset``), its two
+  encoders (``one_hot_encode`` a sequence at a time, stacked; the batch encoder ``_one_hot_encode_rows``
+  on torch's threads) and then ``predict``'s ``batch_size`` (16-1024) are tried, one call each, and the
+  fastest of each is used; the sweeps' rates and the settings used are printed;
 - GFLOP/s: the dense model's multiply-adds x 2 per sequence times sequences/second, next to
   this machine's float32 matrix-multiply GFLOP/s.
 
     python scripts/bench_score.py                    # DeepBind 100,000 x 1,000 bp; Basset 3,000
     python scripts/bench_score.py --n 20000 --n-basset 1000
+    python scripts/bench_score.py --n 3000 --n-basset 300 --sample 3000 --sample-basset 300 \
+        --sweep 1024 --sweep-basset 256 --rounds 1    # a smoke run
 
 The forward-only rates are timed on the first ``--sample`` sequences (Basset: ``--sample-basset``).
 """
@@ -31,10 +37,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
+from _peer import SWEEP, describe, setting_name, sweep
 from torch import nn
 
 from seqcnn.modelfile import ModelMetadata, load_model, save_model
@@ -106,14 +114,14 @@ def forward_rate(model: nn.Module, seqs: list[str]) -> float:
     return len(x) / (time.perf_counter() - start)
 
 
-def scorer_rate(model: nn.Module, seqs: list[str], fast: bool) -> float:
-    """Sequences/second of ``Scorer.run`` on pre-encoded codes, with or without the fast paths, in
-    the batches ``seqcnn score`` would use."""
+def scorer_rate(model: nn.Module, seqs: list[str], fast: bool | None, device: str = "cpu") -> float:
+    """Sequences/second of ``Scorer.run`` on pre-encoded codes, with or without the fast paths (None:
+    the scorer's choice), in the batches ``seqcnn score`` would use, on ``device``."""
     from seqcnn.score.scorer import Scorer
     from seqcnn.score.stream import rows_per_batch
     from seqcnn.seq.codes import encode_codes
 
-    scorer = Scorer(model, rc="none", fast=fast)
+    scorer = Scorer(model, rc="none", fast=fast, device=device)
     codes = np.stack([encode_codes(s) for s in seqs])
     batch, bases = scorer.batch_plan(None)
     step = rows_per_batch(batch, codes.shape[1], bases)
@@ -173,30 +181,75 @@ def seqcnn_rate(model_path: Path, fasta: Path, n: int, out: Path) -> float:
     return n / elapsed
 
 
-def tangermeme_rate(model: nn.Module, seqs: list[str]) -> float:
-    """Sequences/second of tangermeme one_hot_encode + predict (sequences already parsed)."""
-    from tangermeme.predict import predict
-    from tangermeme.utils import one_hot_encode
+def tangermeme_encoders() -> dict[str, Callable[[list[str]], torch.Tensor]]:
+    """tangermeme's two ways to one-hot encode a list of strings, each to an int8 ``(N, 4, L)`` tensor:
+    its public ``one_hot_encode`` a sequence at a time, stacked, and its batch encoder
+    ``_one_hot_encode_rows`` (what its ``extract_loci`` uses) on torch's thread count."""
+    from tangermeme.utils import _one_hot_encode_rows, one_hot_encode
 
+    threads = torch.get_num_threads()
+    return {
+        "one_hot_encode": lambda seqs: torch.stack([one_hot_encode(s) for s in seqs]),
+        "_one_hot_encode_rows": lambda seqs: torch.from_numpy(_one_hot_encode_rows(seqs, n_jobs=threads)),
+    }
+
+
+def tangermeme_best(label: str, model: nn.Module, seqs: list[str], device: str = "cpu") -> dict:
+    """tangermeme at its best on ``seqs`` (a subset): the faster encoder, then ``predict``'s fastest
+    ``batch_size`` (16-1024, under twice ``len(seqs)``), one call per setting; the sweeps are printed.
+
+    ``predict``'s other knobs: ``dtype`` autocasts (bfloat16 would change the scores, so it is not
+    tried: both tools score in float32), ``verbose`` only draws a progress bar, ``device`` is the same
+    for both. The input stays int8, as its encoders give it (``predict`` converts a batch at a time):
+    converting to float32 first was slower (DeepBind-size, batch 32, one thread: 19-22k seq/s against
+    22-24k).
+    """
+    from tangermeme.predict import predict
+
+    encoders = tangermeme_encoders()
+    encoder, rates = sweep(lambda encoder: encoders[encoder](seqs), [{"encoder": e} for e in encoders],
+                           len(seqs), warmup="each")  # each encoder's numba compilation
+    print(f"# {label}: tangermeme encoder sweep on {len(seqs)} seq " + describe(rates, encoder, "seq/s"),
+          flush=True)
+    x = encoders[encoder["encoder"]](seqs)
+    sizes = [{"batch_size": b} for b in SWEEP if b < 2 * len(seqs)]  # 1024 on 1,000: one batch of all
+    batch, rates = sweep(lambda batch_size: predict(model, x, batch_size=batch_size, device=device), sizes,
+                         len(seqs))
+    print(f"# {label}: tangermeme predict batch_size sweep on {len(seqs)} seq "
+          + describe(rates, batch, "seq/s"), flush=True)
+    return {**encoder, **batch}
+
+
+def tangermeme_rate(model: nn.Module, seqs: list[str], encoder: str, batch_size: int, device: str = "cpu"
+                    ) -> float:
+    """Sequences/second of tangermeme's encoder + ``predict`` (sequences already parsed)."""
+    from tangermeme.predict import predict
+
+    encode = tangermeme_encoders()[encoder]
     start = time.perf_counter()
-    x = torch.stack([one_hot_encode(s) for s in seqs])
-    predict(model, x, batch_size=BATCH, device="cpu")
+    predict(model, encode(seqs), batch_size=batch_size, device=device)
     return len(seqs) / (time.perf_counter() - start)
 
 
-def bench_model(label: str, name: str, kwargs: dict, n: int, n_sample: int, rounds: int,
-                workdir: Path) -> dict:
+def saved_model(name: str, kwargs: dict, workdir: Path) -> tuple[Path, nn.Module]:
+    """A seeded registered model saved as a binary-task model file (rc_mode none), and loaded back."""
     torch.manual_seed(0)
     meta = ModelMetadata(name, kwargs, tasks=[f"t{i}" for i in range(kwargs["n_tasks"])], task_type="binary",
                          input_length=kwargs.get("input_length"), rc_mode="none")
     path = save_model(build_model(name, **kwargs), workdir / f"{name}.safetensors", meta)
-    model = load_model(path)
+    return path, load_model(path)
+
+
+def bench_model(label: str, name: str, kwargs: dict, n: int, n_sample: int, n_sweep: int, rounds: int,
+                workdir: Path) -> dict:
+    path, model = saved_model(name, kwargs, workdir)
     fasta = workdir / f"{name}.fa"
     write_fasta(fasta, n)
     seqs = [s for _, s in read_fasta(fasta)]
     flops = dense_flops(model)
     sample = seqs[: min(n, n_sample)]
     diff = max_difference(model, sample[:256])
+    peer = tangermeme_best(label, model, sample[:n_sweep])
     names = ("forward", "fast", "plain", "in_process", "seqcnn", "startup", "tangermeme")
     timings: dict[str, list[float]] = {k: [] for k in names}
     for _ in range(rounds):  # interleaved, so that the machine's load drifts across all methods alike
@@ -206,12 +259,12 @@ def bench_model(label: str, name: str, kwargs: dict, n: int, n_sample: int, roun
         timings["in_process"].append(in_process_rate(model, fasta, n, workdir / f"{name}.inproc.tsv"))
         timings["seqcnn"].append(seqcnn_rate(path, fasta, n, workdir / f"{name}.tsv"))
         timings["startup"].append(startup_seconds(path, fasta, workdir / f"{name}.one.tsv"))
-        timings["tangermeme"].append(tangermeme_rate(model, seqs))
+        timings["tangermeme"].append(tangermeme_rate(model, seqs, **peer))
     medians = {k: float(np.median(v)) for k, v in timings.items()}
     ratios = {f"{a}_{b}": float(np.median(np.divide(timings[a], timings[b])))
               for a in ("seqcnn", "in_process") for b in ("forward", "tangermeme")}
-    return {"model": label, "n": n, "sample": len(sample), "mflop": flops / 1e6, "diff": diff, **medians,
-            **ratios, "rounds": {k: [round(x, 2) if k == "startup" else round(x) for x in v]
+    return {"model": label, "n": n, "sample": len(sample), "mflop": flops / 1e6, "diff": diff, "peer": peer,
+            **medians, **ratios, "rounds": {k: [round(x, 2) if k == "startup" else round(x) for x in v]
                                  for k, v in timings.items()}}
 
 
@@ -233,6 +286,8 @@ def main() -> None:
     parser.add_argument("--n-basset", type=int, default=3_000, help="sequences for the Basset-size model")
     parser.add_argument("--sample", type=int, default=20_000, help="sequences for the forward-only rates")
     parser.add_argument("--sample-basset", type=int, default=1_000, help="the same for the Basset-size model")
+    parser.add_argument("--sweep", type=int, default=4096, help="sequences for tangermeme's settings sweep")
+    parser.add_argument("--sweep-basset", type=int, default=1024, help="the same for the Basset-size model")
     parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds; medians are reported")
     args = parser.parse_args()
     keep_freed_memory()  # as seqcnn score does; the in-process baselines (forward, tangermeme) gain too
@@ -242,8 +297,9 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for label, (name, kwargs) in MODELS.items():
-            n, sample = (args.n, args.sample) if name == "deepbind" else (args.n_basset, args.sample_basset)
-            rows.append(bench_model(label, name, kwargs, n, sample, args.rounds, Path(tmp)))
+            n, sample, n_sweep = ((args.n, args.sample, args.sweep) if name == "deepbind"
+                                  else (args.n_basset, args.sample_basset, args.sweep_basset))
+            rows.append(bench_model(label, name, kwargs, n, sample, n_sweep, args.rounds, Path(tmp)))
     print(f"\nmedians of {args.rounds} interleaved rounds; ratios are medians of per-round ratios")
     print("sequences/second (forward: plain model on float one-hot; fast/plain: Scorer.run on pre-encoded")
     print("codes with and without the fast paths; in-proc: FASTA file -> TSV in a warm process;")
@@ -260,6 +316,8 @@ def main() -> None:
               f"{r['in_process_forward']:>12.0%}{r['in_process_tangermeme']:>10.2f}x"
               f"{r['mflop'] * r['forward'] / 1e3:>9.1f}{r['mflop'] * r['seqcnn'] / 1e3:>11.1f}"
               f"{r['diff']:>10.1e}")
+    print("tangermeme's settings (the fastest of its sweep): "
+          + "; ".join(f"{r['model']}: {setting_name(r['peer'])}" for r in rows))
     print("\nper round (sequences/second; start-up in seconds):")
     for r in rows:
         print(f"{r['model']}: {r['rounds']}")
