@@ -13,11 +13,12 @@ its figures; a row that fails prints its error and the run goes on. Sections (``
   the median of the epochs after the first, the first, with its warm-up, shown apart) and the best
   validation metric.
 - ``score``: DeepBind-size and Basset-size models on random 1,000 bp sequences, sequences/s of
-  the forward pass on float one-hot already on the device (the upper bound); ``Scorer.run`` on base
-  codes, which is what ``seqcnn score`` does (codes expanded to float one-hot on the CPU, then
-  copied); the same codes copied to the device as uint8 and expanded there by a table look-up (the
-  expansion on the device, done here in the script); ``score_fasta`` from the FASTA file in this
-  process (``seqcnn score`` without its start-up and TSV writing); and tangermeme's encoder +
+  the forward pass on float one-hot already on the device (the upper bound); the same codes copied
+  to the device as uint8 and expanded there by a table look-up (``onehot_by_lookup``, alone);
+  ``Scorer.run`` on base codes, which is what ``seqcnn score`` does (on an accelerator the codes
+  travel as uint8 and are expanded on the device; on the CPU by the numba loop); ``score_fasta`` from
+  the FASTA file in this process (``seqcnn score`` without its start-up and TSV writing); and
+  tangermeme's encoder +
   ``predict`` at its best encoder and ``batch_size`` (16-1024, swept first).
 - ``ism``: ``seqcnn.interpret.ism.ism`` against ``tangermeme.saturation_mutagenesis`` on the models
   of ``scripts/bench_ism.py`` (registered ``deepbind`` N=64 x 1,000 bp, ``basset`` N=4 x 1,000 bp,
@@ -52,10 +53,10 @@ from bench_score import saved_model, scorer_rate, tangermeme_best, tangermeme_ra
 from seqcnn.config import load_config
 from seqcnn.interpret.ism import ism
 from seqcnn.models.registry import build_model
-from seqcnn.score.scorer import Scorer
+from seqcnn.score.scorer import Scorer, onehot_by_lookup
 from seqcnn.score.scoring import score_fasta
 from seqcnn.score.stream import rows_per_batch
-from seqcnn.seq.codes import codes_to_onehot, encode_codes
+from seqcnn.seq.codes import encode_codes
 from seqcnn.seq.fasta import read_fasta
 from seqcnn.train.loop import fit
 
@@ -104,15 +105,14 @@ def device_expansion_rates(model: torch.nn.Module, codes: np.ndarray, device: st
     """Sequences/s of the forward pass on device-resident float one-hot, and of uint8 codes copied to
     the device and expanded there, in batches of ``step``; and the second's probabilities.
 
-    The expansion is a look-up in seqcnn's own code table (``codes_to_onehot`` of every byte value),
-    so N and the other IUPAC codes expand exactly as ``seqcnn score`` expands them on the CPU.
+    The expansion is the scorer's own (``seqcnn.score.scorer.onehot_by_lookup``: seqcnn's code table,
+    so N and the other IUPAC codes expand exactly as on the CPU).
     """
-    table = torch.from_numpy(codes_to_onehot(np.arange(256, dtype=np.uint8)[None])[0].T.copy()).to(device)
     net = model.to(device).eval()
     batches = [codes[i:i + step] for i in range(0, len(codes), step)]
 
     def expand(batch: np.ndarray) -> torch.Tensor:  # (n, L) uint8 -> (n, 4, L) float32 on the device
-        return table[torch.from_numpy(batch).to(device).long()].transpose(1, 2).contiguous()
+        return onehot_by_lookup(batch, torch.device(device))
 
     with torch.inference_mode():
         resident = [expand(b) for b in batches]
@@ -159,7 +159,7 @@ def score_model(label: str, name: str, kwargs: dict, args: argparse.Namespace, t
             f"{expanded:,.0f} seq/s")
     setting = f"{args.n_score} x 1,000 bp, batch {step}"
     rate = scorer_rate(model, seqs, fast=None, device=args.device)
-    row("score", label, f"Scorer.run on codes (seqcnn score's path; for a GPU, expanded on the CPU, copied); "
+    row("score", label, f"Scorer.run on codes (seqcnn score's path; on a GPU, expanded on the device); "
         f"{setting}", f"{rate:,.0f} seq/s")
     rate, ours = fasta_rate(model, fasta, args.n_score, args.device)
     row("score", label, "score_fasta: FASTA -> scores in process (seqcnn score less start-up and TSV)",

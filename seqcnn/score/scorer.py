@@ -33,6 +33,7 @@ from seqcnn.score.accel.fused import FusedFirstBlock
 from seqcnn.score.accel.install import set_submodule
 from seqcnn.score.accel.table import N_FAST_CODES, FastPathBypassed, TableConv1d
 from seqcnn.score.stream import LengthPolicy
+from seqcnn.seq.alphabet import CODE_ONEHOT
 from seqcnn.seq.codes import codes_to_onehot, onehot_to_codes, reverse_complement_codes
 
 AUTO_BATCH = 1024  # sequences a batch when the batch size is left to the scorer
@@ -241,7 +242,7 @@ class Scorer:
             ``(rows, T)`` float32 transformed outputs of every row (strands not combined).
         """
         if prepared.fast and self.table is None:  # dense model, or a fallback dropped the tables
-            prepared = Prepared(prepared.codes, torch.from_numpy(codes_to_onehot(prepared.codes)))
+            prepared = Prepared(prepared.codes, onehot_on(prepared.codes, self.device))
         with torch.inference_mode():
             if prepared.fast:
                 n, length = prepared.codes.shape
@@ -312,3 +313,28 @@ class Scorer:
             return AUTO_BATCH, max(AUTO_MIN_BASES // 2, AUTO_BATCH_BYTES // (4 * channels))
         return AUTO_BATCH, max(AUTO_MIN_BASES, AUTO_BATCH_BYTES // (4 * channels))
 
+
+
+_ONEHOT_TABLES: dict[torch.device, torch.Tensor] = {}  # (4, 256) float32 code -> one-hot, per device
+
+
+def onehot_on(codes: np.ndarray, device: torch.device) -> torch.Tensor:
+    """The float one-hot ``(n, 4, L)`` of ``(n, L)`` uint8 codes, on ``device``.
+
+    On the CPU, :func:`seqcnn.seq.codes.codes_to_onehot` (a numba loop); on an accelerator,
+    :func:`onehot_by_lookup` there, so the host neither builds nor ships the float array (on an H100,
+    scoring with the expansion on the host was bound by it at 34-37k sequences/s).
+    """
+    if device.type == "cpu":
+        return torch.from_numpy(codes_to_onehot(codes))
+    return onehot_by_lookup(codes, device)
+
+
+def onehot_by_lookup(codes: np.ndarray, device: torch.device) -> torch.Tensor:
+    """``(n, 4, L)`` float one-hot of ``(n, L)`` uint8 codes: the codes copied to ``device`` as they are
+    (16x fewer bytes than the float array) and expanded there by one table look-up."""
+    table = _ONEHOT_TABLES.get(device)
+    if table is None:
+        table = _ONEHOT_TABLES[device] = torch.from_numpy(np.ascontiguousarray(CODE_ONEHOT.T)).to(device)
+    index = torch.from_numpy(np.ascontiguousarray(codes)).to(device, non_blocking=True).long()
+    return table[:, index].transpose(0, 1).contiguous()  # (4, n, L) -> (n, 4, L)

@@ -206,3 +206,15 @@ def test_variant_effects_in_one_call(tmp_path: Path) -> None:
     np.testing.assert_allclose(one[f"alt_{tasks[1]}"], frame[f"alt_{tasks[1]}"], rtol=1e-6)
     with pytest.raises(ConfigError, match="unknown target"):
         variant_effects(model, example / "variants.vcf", example / "genome.fa", target="nope")
+
+
+def test_codes_expand_to_the_same_one_hot_by_lookup_as_on_the_host() -> None:
+    # the accelerator path (codes shipped, one table look-up on the device), run here on the CPU
+    from seqcnn.score.scorer import onehot_by_lookup, onehot_on
+    from seqcnn.seq.codes import codes_to_onehot
+
+    codes = np.arange(256, dtype=np.uint8).reshape(2, 128)  # every code, N and padding included
+    expected = codes_to_onehot(codes)
+    assert expected[0, :, 4].tolist() == [0.25] * 4  # code 4 is N
+    np.testing.assert_array_equal(onehot_by_lookup(codes, torch.device("cpu")).numpy(), expected)
+    np.testing.assert_array_equal(onehot_on(codes, torch.device("cpu")).numpy(), expected)
