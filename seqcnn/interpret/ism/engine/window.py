@@ -220,11 +220,16 @@ class BlockContext:
         ``[:a]`` lie before 0 and ``[max(a, b):]`` from ``length`` on (edge blocks only)."""
         if not self.edge:
             return []
-        lo = geo.lo[self.first] + np.arange(self.m) * geo.step
-        head = np.clip(-lo, 0, geo.width)  # positions before 0
-        tail = np.clip(lo + geo.width - geo.length, 0, geo.width)  # positions from `length` on
-        bad = np.flatnonzero((head > 0) | (tail > 0))
-        return [(int(j), int(head[j]), geo.width - int(tail[j])) for j in bad]
+        # plain Python: blocks hold a few to a few hundred windows, where numpy's per-call cost dominated
+        lo0, step, width, length = int(geo.lo[self.first]), geo.step, geo.width, geo.length
+        found = []
+        for j in range(self.m):
+            lo = lo0 + j * step
+            head = min(max(-lo, 0), width)  # positions before 0
+            tail = min(max(lo + width - length, 0), width)  # positions from `length` on
+            if head or tail:
+                found.append((j, head, width - tail))
+        return found
 
     def clean(self, local: Local, owned: bool = True) -> Local:
         """Reset window positions outside the tensor to the reference (edge blocks only).
