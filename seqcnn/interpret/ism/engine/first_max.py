@@ -49,11 +49,13 @@ class FirstConvMax:
 
     def __init__(self, first: object) -> None:
         self.first = first  # the FirstConv step, prepared
-        self.diffs = [d.detach().permute(1, 2, 0).contiguous().numpy() if d.device.type == "cpu" else None
+        self.diffs = [d.detach().permute(1, 2, 0).contiguous().numpy()
+                      if d.device.type == "cpu" and d.dtype in (torch.float32, torch.float64) else None
                       for d in first.diffs]  # (A * A, w, C) per residue
 
     def usable(self, ctx: BlockContext) -> bool:
-        """One-hot columns on the CPU (soft columns and other devices take the two steps)."""
+        """One-hot columns on the CPU in float32/64 (soft columns, other devices and dtypes take the
+        two steps)."""
         n_bases = self.first.weight.shape[1]
         return ctx.n_subs < n_bases and self.diffs[ctx.residue] is not None
 
