@@ -5,7 +5,9 @@
 layer that a substitution can change. Before the fast result is trusted, the first chunk's changes
 are compared with single forward passes of a few substitutions (the span's two ends and middle). A
 model the engine cannot analyse, or one that fails that check, is run by the reference instead, with
-one :class:`ISMFallbackWarning`.
+one :class:`ISMFallbackWarning`. ``method="auto"`` also runs the reference, silently, where the plan
+would save less than half the convolution arithmetic (``engine.cost``; e.g. SpliceAI, whose input mask
+leaves nothing to window).
 """
 
 from __future__ import annotations
@@ -103,7 +105,10 @@ def ism(
 
 def _fast_or_naive(model: nn.Module, x: torch.Tensor, job: Job, strict: bool) -> Strand:
     try:
-        return _fast(model, x, job, check=not strict)
+        engine = FastISM(model, job.start, job.end, max_block=job.batch_size)
+        if not strict and not engine.saves_work(x[:1]):  # e.g. a mask at the input: nothing to window
+            return naive_strand(model, x, job)
+        return _fast(engine, model, x, job, check=not strict)
     except Unsupported as exc:
         if strict:
             raise ConfigError(f"fast ISM cannot analyse this model: {exc}") from exc
@@ -112,9 +117,8 @@ def _fast_or_naive(model: nn.Module, x: torch.Tensor, job: Job, strict: bool) ->
         return naive_strand(model, x, job)
 
 
-def _fast(model: nn.Module, x: torch.Tensor, job: Job, check: bool) -> Strand:
+def _fast(engine: FastISM, model: nn.Module, x: torch.Tensor, job: Job, check: bool) -> Strand:
     """The fast engine on chunks of ``x`` ``(N, A, L)`` sized by memory, written into one result."""
-    engine = FastISM(model, job.start, job.end, max_block=job.batch_size)
     per_sequence, n_tasks = engine.measure(x[:1])
     chunk = int(max(1, min(x.shape[0], CHUNK_BYTES // max(1, 3 * per_sequence))))
     targets, tasks = job.outputs(model, n_tasks)

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from seqcnn.interpret.ism.engine.cost import fast_multiply_adds, naive_multiply_adds
 from seqcnn.interpret.ism.engine.head import dense_stage
 from seqcnn.interpret.ism.engine.plan import Plan, plan
 from seqcnn.interpret.ism.engine.reduce import FlatLinear
@@ -31,6 +32,7 @@ from seqcnn.interpret.ism.engine.window import BlockContext, ChunkState, even_ra
 from seqcnn.interpret.ism.result import reference_bases
 
 BLOCK_BYTES = 64 << 20  # working set of one block of substitutions
+NAIVE_SHARE = 0.5  # ism(method="auto") runs the reference when the plan saves less than half the work
 GROUP_ROWS = 192  # smaller blocks (few sequences) are run in groups, their convolution products joined
 
 
@@ -51,6 +53,12 @@ class FastISM:
         if key not in self._plans:
             self._plans[key] = plan(trace, self.start, self.end)
         return self._plans[key]
+
+    def saves_work(self, x: torch.Tensor, share: float = NAIVE_SHARE) -> bool:
+        """Whether the plan for ``x`` does less than ``share`` of the convolution and linear arithmetic of
+        one forward pass per mutant (``cost``); ``ism(method="auto")`` runs the reference otherwise."""
+        trace = record(self.model, x)
+        return fast_multiply_adds(self.plan_for(trace), trace) < share * naive_multiply_adds(trace)
 
     def measure(self, x: torch.Tensor) -> tuple[int, int]:
         """Bytes of reference activations per sequence of ``x`` and the number of model outputs
