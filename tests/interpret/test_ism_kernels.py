@@ -112,7 +112,8 @@ def test_auto_runs_the_reference_where_the_plan_saves_nothing(random_one_hot, mo
     x = random_one_hot(2, 40, seed=2)
     masked, plain = _Stack(masked=True).double().eval(), _Stack(masked=False).double().eval()
     plain.load_state_dict(masked.state_dict())
-    assert not FastISM(masked, 0, 40).saves_work(x[:1]) and FastISM(plain, 0, 40).saves_work(x[:1])
+    assert not FastISM(masked, 0, 40).survey(x[:1]).saves_work
+    assert FastISM(plain, 0, 40).survey(x[:1]).saves_work
     engines = []
     run = FastISM.run
     monkeypatch.setattr(FastISM, "run", lambda self, *a, **k: engines.append(1) or run(self, *a, **k))

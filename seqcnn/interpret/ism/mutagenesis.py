@@ -21,7 +21,7 @@ from torch import nn
 
 from seqcnn._common import Target, task_output
 from seqcnn.errors import ConfigError
-from seqcnn.interpret.ism.engine import FastISM, Unsupported
+from seqcnn.interpret.ism.engine import FastISM, Survey, Unsupported
 from seqcnn.interpret.ism.naive import Job, Strand, mutagenize, naive_ism, naive_strand
 from seqcnn.interpret.ism.result import ISMResult, importance, mutation_map, reference_bases
 from seqcnn.progress import progress_bar
@@ -106,9 +106,10 @@ def ism(
 def _fast_or_naive(model: nn.Module, x: torch.Tensor, job: Job, strict: bool) -> Strand:
     try:
         engine = FastISM(model, job.start, job.end, max_block=job.batch_size)
-        if not strict and not engine.saves_work(x[:1]):  # e.g. a mask at the input: nothing to window
+        survey = engine.survey(x[:1])
+        if not strict and not survey.saves_work:  # e.g. a mask at the input: nothing to window
             return naive_strand(model, x, job)
-        return _fast(engine, model, x, job, check=not strict)
+        return _fast(engine, survey, model, x, job, check=not strict)
     except Unsupported as exc:
         if strict:
             raise ConfigError(f"fast ISM cannot analyse this model: {exc}") from exc
@@ -117,12 +118,12 @@ def _fast_or_naive(model: nn.Module, x: torch.Tensor, job: Job, strict: bool) ->
         return naive_strand(model, x, job)
 
 
-def _fast(engine: FastISM, model: nn.Module, x: torch.Tensor, job: Job, check: bool) -> Strand:
+def _fast(engine: FastISM, survey: Survey, model: nn.Module, x: torch.Tensor, job: Job, check: bool
+          ) -> Strand:
     """The fast engine on chunks of ``x`` ``(N, A, L)`` sized by memory, written into one result."""
-    per_sequence, n_tasks = engine.measure(x[:1])
-    chunk = int(max(1, min(x.shape[0], CHUNK_BYTES // max(1, 3 * per_sequence))))
-    targets, tasks = job.outputs(model, n_tasks)
-    columns = None if targets == list(range(n_tasks)) else targets  # None: every output, no copy
+    chunk = int(max(1, min(x.shape[0], CHUNK_BYTES // max(1, 3 * survey.bytes_per_sequence))))
+    targets, tasks = job.outputs(model, survey.n_outputs)
+    columns = None if targets == list(range(survey.n_outputs)) else targets  # None: every output, no copy
     delta = x.new_empty(x.shape[0], x.shape[1], job.end - job.start, len(targets))
     refs = []
     with progress_bar(total=x.shape[0], enabled=job.progress, desc="ISM", unit="seq") as bar:

@@ -5,7 +5,7 @@ runs blocks of substitutions through them; :class:`Unsupported` says why a model
 Everything else in this package is internal to the engine.
 """
 
-from seqcnn.interpret.ism.engine.fast import FastISM
+from seqcnn.interpret.ism.engine.fast import FastISM, Survey
 from seqcnn.interpret.ism.engine.trace import Unsupported
 
-__all__ = ["FastISM", "Unsupported"]
+__all__ = ["FastISM", "Survey", "Unsupported"]

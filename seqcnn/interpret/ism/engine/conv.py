@@ -99,11 +99,21 @@ class Conv(Step):
             return
         c_out, c_in, kernel = self.op_weight.shape
         width, span = self.in_geo.width, (kernel - 1) * self.dilation
-        direct = kernel * c_out * c_in * width
-        if width > 1 and Spectral.cost(width, span, c_in, c_out) < FFT_ADVANTAGE * direct:
+        if width > 1 and Spectral.cost(width, span, c_in, c_out) < FFT_ADVANTAGE * self.direct_cost():
             self.spectral = Spectral.build(self.op_weight, width, self.dilation)
         else:
             self.stacked = self.op_weight.permute(2, 0, 1).reshape(-1, c_in).contiguous()
+
+    def direct_cost(self) -> int:
+        """Multiply-adds of one substitution by the direct product (``K * C_out * C_in * w``)."""
+        return self.op_weight.numel() * self.in_geo.width
+
+    def multiply_adds(self) -> int:
+        """Multiply-adds of one substitution by the path ``prepare`` chose."""
+        if self.spectral is None:
+            return self.direct_cost()
+        c_out, c_in, kernel = self.op_weight.shape
+        return Spectral.cost(self.in_geo.width, (kernel - 1) * self.dilation, c_in, c_out)
 
     def run(self, ctx: BlockContext, env: dict[int, Any]) -> None:
         x = as_local(ctx, resolve(ctx, env, self.op.args[0]))

@@ -10,7 +10,7 @@ mutants: 13 s against 6 s).
 
 from __future__ import annotations
 
-from seqcnn.interpret.ism.engine.conv import Conv, Spectral
+from seqcnn.interpret.ism.engine.conv import Conv
 from seqcnn.interpret.ism.engine.plan import Plan
 from seqcnn.interpret.ism.engine.reduce import Dense
 from seqcnn.interpret.ism.engine.trace import Op, Trace, refs_of
@@ -38,12 +38,7 @@ def fast_multiply_adds(plan: Plan, trace: Trace) -> int:
     total = 0
     for step in plan.steps:
         if isinstance(step, Conv):
-            c_out, c_in, kernel = step.op_weight.shape
-            span = (kernel - 1) * step.dilation
-            if step.spectral is not None:
-                total += Spectral.cost(step.in_geo.width, span, c_in, c_out)
-            else:
-                total += kernel * c_out * c_in * step.in_geo.width
+            total += step.multiply_adds()
         elif isinstance(step, Dense) and step.op.name == "conv1d":
             total += full_multiply_adds(step.op, trace)
     return total

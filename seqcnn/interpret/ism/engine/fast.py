@@ -17,6 +17,7 @@ reference outputs.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -34,6 +35,15 @@ from seqcnn.interpret.ism.result import reference_bases
 BLOCK_BYTES = 64 << 20  # working set of one block of substitutions
 NAIVE_SHARE = 0.5  # ism(method="auto") runs the reference when the plan saves less than half the work
 GROUP_ROWS = 192  # smaller blocks (few sequences) are run in groups, their convolution products joined
+
+
+@dataclass(frozen=True)
+class Survey:
+    """What ``FastISM.survey`` learns from one forward pass."""
+
+    bytes_per_sequence: int  # reference activations kept per sequence
+    n_outputs: int  # model outputs T
+    saves_work: bool  # the plan does less than NAIVE_SHARE of the reference's convolution arithmetic
 
 
 class FastISM:
@@ -54,18 +64,14 @@ class FastISM:
             self._plans[key] = plan(trace, self.start, self.end)
         return self._plans[key]
 
-    def saves_work(self, x: torch.Tensor, share: float = NAIVE_SHARE) -> bool:
-        """Whether the plan for ``x`` does less than ``share`` of the convolution and linear arithmetic of
-        one forward pass per mutant (``cost``); ``ism(method="auto")`` runs the reference otherwise."""
-        trace = record(self.model, x)
-        return fast_multiply_adds(self.plan_for(trace), trace) < share * naive_multiply_adds(trace)
-
-    def measure(self, x: torch.Tensor) -> tuple[int, int]:
-        """Bytes of reference activations per sequence of ``x`` and the number of model outputs
-        ``T`` (one forward pass, nothing kept)."""
+    def survey(self, x: torch.Tensor, share: float = NAIVE_SHARE) -> Survey:
+        """One forward pass over ``x`` (nothing kept) and its plan (cached): what a call needs to know
+        before running (see ``Survey``)."""
         trace = record(self.model, x)
         live = [v for v, d in zip(trace.values, trace.depends, strict=True) if d]
-        return sum(v.numel() * v.element_size() for v in live) // x.shape[0], _output(trace).shape[1]
+        saves = fast_multiply_adds(self.plan_for(trace), trace) < share * naive_multiply_adds(trace)
+        return Survey(sum(v.numel() * v.element_size() for v in live) // x.shape[0], _output(trace).shape[1],
+                      saves)
 
     def run(self, x: torch.Tensor, columns: list[int] | None = None, out: torch.Tensor | None = None
             ) -> tuple[torch.Tensor, torch.Tensor]:

@@ -203,12 +203,7 @@ class Binary(Step):
             if (int(wide.geo.lo[ctx.first]) != lo or wide.geo.width != self.geo.width or offset < 0
                     or offset + narrow.geo.width > self.geo.width):
                 continue
-            if wide._delta is None and wide._scale is None and wide.index in self.owned:
-                out = wide._value.sub_(ctx.ref_window(wide))  # nobody else reads these values
-            elif wide._delta is None and wide._scale is None:  # value only: its change, not cached
-                out = wide._value - ctx.ref_window(wide)
-            else:
-                out = wide.delta(ctx).clone()
+            out = wide.own_delta(ctx, consume=wide.index in self.owned)
             if negate:
                 out.neg_()
             window = out[..., offset: offset + narrow.geo.width]

@@ -112,6 +112,15 @@ class Local:
             self._scale = None
         return self._delta
 
+    def own_delta(self, ctx: BlockContext, consume: bool = False) -> torch.Tensor:
+        """(C, n, m, B, w) change as a tensor the caller may write: from the values when this window has
+        only those (in place over them when ``consume``: nobody else may read this window afterwards),
+        else a copy of the change."""
+        if self._delta is None:
+            ref = ctx.ref_window(self)
+            return self._value.sub_(ref) if consume else self._value - ref
+        return self.delta(ctx).clone()
+
     def value(self, ctx: BlockContext) -> torch.Tensor:
         """(C, n, m, B, w) mutated values (reference plus change)."""
         if self._value is None:
