@@ -25,7 +25,7 @@ def setting_name(setting: dict[str, Any]) -> str:
 
 
 def sweep(call: Callable[..., object], settings: Sequence[dict[str, Any]], work: float, *,
-          warmup: str = "first") -> tuple[dict[str, Any], dict[str, float]]:
+          warmup: str = "first", repeats: int = 1) -> tuple[dict[str, Any], dict[str, float]]:
     """Time ``call(**setting)`` once per setting and return the fastest setting and every rate.
 
     Parameters
@@ -40,6 +40,9 @@ def sweep(call: Callable[..., object], settings: Sequence[dict[str, Any]], work:
         ``"first"``: run the first setting once, untimed, before the sweep (allocator, caches);
         ``"each"``: every setting once, where settings take different code paths (each its own JIT
         compilation); ``"none"``.
+    repeats
+        Rounds over all settings; each setting's rate is its best round (taking the settings in turn,
+        so that a slow minute does not fall on one setting).
 
     Returns
     -------
@@ -54,7 +57,12 @@ def sweep(call: Callable[..., object], settings: Sequence[dict[str, Any]], work:
     """
     for setting in {"first": settings[:1], "each": settings, "none": []}[warmup]:
         _seconds(call, setting)
-    rates = {setting_name(s): work / seconds if (seconds := _seconds(call, s)) else 0.0 for s in settings}
+    rates = {setting_name(s): 0.0 for s in settings}
+    for _ in range(repeats):
+        for setting in settings:
+            seconds = _seconds(call, setting)
+            if seconds:
+                rates[setting_name(setting)] = max(rates[setting_name(setting)], work / seconds)
     if not any(rates.values()):
         raise RuntimeError("every setting of the sweep failed (printed above)")
     best = max(settings, key=lambda s: rates[setting_name(s)])

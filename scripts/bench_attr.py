@@ -31,18 +31,20 @@ Run: ``python scripts/bench_attr.py`` (about 5 minutes on 2 cores; ``--quick`` f
 from __future__ import annotations
 
 import argparse
+import functools
 import statistics
 import time
 import warnings
 
 import numpy as np
 import torch
+from _peer import SWEEP, describe
+from _peer import sweep as peer_sweep
 
 from seqcnn.interpret.attribution.deeplift import deep_lift_shap
 from seqcnn.models.registry import build_model
 from seqcnn.seq.shuffle import shuffle_one_hot
 
-SWEEP = (16, 32, 64, 128, 256, 512, 1024)
 N_REFS = 20
 
 
@@ -111,11 +113,11 @@ def bench(args: argparse.Namespace) -> list[dict]:
         pairs = n * N_REFS
         time_ours(model, x[:1], refs[:1])  # warm-up
         time_tangermeme(model, x[:1], refs[:1], 32)
-        rates = {size: pairs / time_tangermeme(model, x, refs, size)[0]
-                 for size in sizes if size <= 2 * pairs}
-        best = max(rates, key=rates.get)
-        print(f"# {name}: tangermeme batch_size sweep (pairs/s): "
-              + ", ".join(f"{b}: {r:,.0f}" for b, r in rates.items()) + f" -> {best}", flush=True)
+        setting, rates = peer_sweep(functools.partial(time_tangermeme, model, x, refs),
+                                    [{"batch_size": b} for b in sizes if b <= 2 * pairs], work=pairs,
+                                    warmup="none")
+        best = setting["batch_size"]
+        print(f"# {name}: tangermeme sweep {describe(rates, setting, 'pairs/s')}", flush=True)
         ours_s, theirs_s, ratios = [], [], []
         for _ in range(args.rounds):
             t_ours, ours = time_ours(model, x, refs)

@@ -43,6 +43,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from _peer import SWEEP, describe
+from _peer import sweep as peer_sweep
 
 from seqcnn.interpret.ism import ism
 from seqcnn.models.registry import build_model
@@ -78,21 +80,12 @@ def time_tangermeme(model: torch.nn.Module, x: torch.Tensor, fast: bool, batch_s
     return elapsed, delta, note
 
 
-SWEEP = (16, 32, 64, 128, 256, 512, 1024)
-
-
-def sweep(model: torch.nn.Module, x: torch.Tensor, fast: bool, sizes: tuple[int, ...], repeats: int = 2
-          ) -> tuple[int, dict[int, float]]:
-    """tangermeme's mutations/s at each batch size on ``x`` (the best of ``repeats`` calls each, the
-    sizes taken in turn so that a slow minute does not fall on one size): the fastest size, all rates.
-    One call per size chose a size 1.5x slower than the best on the full job in one run."""
-    time_tangermeme(model, x[:1, :, :], fast=fast, batch_size=sizes[0])  # warm-up
-    rates = dict.fromkeys(sizes, 0.0)
-    for _ in range(repeats):
-        for size in sizes:
-            elapsed, _, _ = time_tangermeme(model, x, fast=fast, batch_size=size)
-            rates[size] = max(rates[size], x.shape[0] * x.shape[-1] * 3 / elapsed)
-    return max(rates, key=rates.get), rates
+def sweep(model: torch.nn.Module, x: torch.Tensor, fast: bool, sizes: tuple[int, ...]) -> tuple[int, str]:
+    """tangermeme's fastest batch size on ``x`` (the best of two calls per size; one call per size chose a
+    size 1.5x slower than the best on the full job in one run) and the sweep as printed."""
+    best, rates = peer_sweep(lambda batch_size: time_tangermeme(model, x, fast=fast, batch_size=batch_size),
+                             [{"batch_size": b} for b in sizes], work=x.shape[0] * x.shape[-1] * 3, repeats=2)
+    return best["batch_size"], describe(rates, best, "mut/s")
 
 
 def speed(args: argparse.Namespace) -> list[dict]:
@@ -116,15 +109,13 @@ def speed(args: argparse.Namespace) -> list[dict]:
         start = time.perf_counter()
         ism(model, x[:1], device="cpu")  # warm-up (allocator, first plan)
         warm_s = time.perf_counter() - start
-        fast_batch, fast_rates = sweep(model, x[:n_fast], True, sizes)
-        plain_batch, plain_rates = sweep(model, x[:n_plain], False, sizes) if n_plain else (fast_batch, {})
-        print(f"# {name}: seqcnn warm-up call {warm_s:.1f} s; tangermeme batch_size sweep (mut/s), fast=True "
-              f"on {n_fast} seq: " + ", ".join(f"{b}: {r:,.0f}" for b, r in fast_rates.items())
-              + f" -> {fast_batch}", flush=True)
-        if plain_rates:
-            print(f"# {name}: fast=False on {n_plain} seq: "
-                  + ", ".join(f"{b}: {r:,.0f}" for b, r in plain_rates.items()) + f" -> {plain_batch}",
-                  flush=True)
+        fast_batch, fast_sweep = sweep(model, x[:n_fast], True, sizes)
+        print(f"# {name}: seqcnn warm-up call {warm_s:.1f} s; tangermeme sweep, fast=True on {n_fast} seq "
+              f"{fast_sweep}", flush=True)
+        plain_batch = fast_batch
+        if n_plain:
+            plain_batch, plain_sweep = sweep(model, x[:n_plain], False, sizes)
+            print(f"# {name}: fast=False on {n_plain} seq {plain_sweep}", flush=True)
         plain_s, plain, _ = time_tangermeme(model, x, fast=False, batch_size=plain_batch)
         ours_s, fast_s, ratios = [], [], []
         for _ in range(args.rounds):  # alternate, so that both see the same machine
